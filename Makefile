@@ -1,0 +1,66 @@
+# Everything a newcomer or CI needs: `make serve` and `make test` work on a fresh machine.
+#
+# CARGO_TARGET_DIR, if set, must be an absolute path; both cargo workspaces (the host and the
+# wasm32-wasip2 guests) then build into it.
+
+CARGO        ?= cargo
+GUEST_TARGET := wasm32-wasip2
+GUEST_DIR    := guest-examples
+GUEST_OUT    := $(GUEST_DIR)/dist
+GUESTS       := echo stream fail spin sleep grow deep trap flood not-a-handler
+GUEST_BUILD  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/$(GUEST_DIR)/target)/$(GUEST_TARGET)/release
+HANDLER      ?= $(GUEST_OUT)/echo.wasm
+
+.PHONY: all setup guests build release test fmt fmt-check lint unit serve bench clean
+
+all: build guests
+
+## setup: install the Rust pieces the build needs (the guest target, rustfmt, clippy).
+setup:
+	@rustup target list --installed | grep -qx '$(GUEST_TARGET)' || rustup target add $(GUEST_TARGET)
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+
+## guests: build the example handlers into guest-examples/dist/NAME.wasm.
+guests: setup
+	cd $(GUEST_DIR) && $(CARGO) build --release --locked
+	@mkdir -p $(GUEST_OUT)
+	@for guest in $(GUESTS); do cp $(GUEST_BUILD)/$$guest.wasm $(GUEST_OUT)/$$guest.wasm; done
+	@echo "guests in $(GUEST_OUT): $(GUESTS)"
+
+build: setup
+	$(CARGO) build --locked
+
+release: setup
+	$(CARGO) build --release --locked
+
+## test: everything CI checks: formatting, lints, unit and integration tests on real guests.
+test: setup guests fmt-check lint unit
+
+fmt:
+	$(CARGO) fmt --all
+	cd $(GUEST_DIR) && $(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+	cd $(GUEST_DIR) && $(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	cd $(GUEST_DIR) && $(CARGO) clippy --locked --release -- -D warnings
+
+unit:
+	$(CARGO) test --locked --workspace
+
+## serve: build and serve the example agent on 127.0.0.1:8080.
+serve: release guests
+	$(CARGO) run --release --locked --quiet -- invoke $(HANDLER) '{"prompt": "hello"}'
+
+## bench: micro-benchmarks (release build).
+bench: setup guests
+	$(CARGO) bench --locked -p wasm-agent-bench
+
+clean:
+	$(CARGO) clean
+	cd $(GUEST_DIR) && $(CARGO) clean
+	rm -rf $(GUEST_OUT)

@@ -1,0 +1,2 @@
+//! Benchmarks of wasm-agent. The micro-benchmarks are in `benches/` (`make bench`); this crate
+//! has no library code of its own.

@@ -1,0 +1,180 @@
+//! The command line: every flag, its environment variable, and how values are parsed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use wasm_agent_host::HostConfig;
+
+/// Serve AI-agent handlers written as WebAssembly components, sandboxed and time- and
+/// memory-boxed, behind the AWS Bedrock AgentCore Runtime HTTP contract.
+#[derive(Debug, Parser)]
+#[command(name = "wasm-agent", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one invocation of a handler and print its events and result.
+    ///
+    /// Each event the handler emits is printed as one line of JSON as soon as it arrives, then
+    /// the result, if any. A failure is printed to stderr and the exit status is 1.
+    Invoke(InvokeArgs),
+    /// Load and validate a component: print what it exports and imports, and whether it can be
+    /// served (exit status 0) or not (65).
+    Check(CheckArgs),
+}
+
+impl Command {
+    /// The log filter when `WASM_AGENT_LOG` is not set: quiet, but guest output is shown.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Self::Invoke(_) | Self::Check(_) => "warn,guest=info",
+        }
+    }
+}
+
+/// Limits that apply to every invocation.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// How long the handler may run (e.g. 500ms, 30s, 15m).
+    #[arg(long, env = "WASM_AGENT_TIMEOUT", value_parser = parse_duration,
+          default_value = "15m")]
+    pub timeout: Duration,
+
+    /// Fuel budget per invocation (wasm instructions, roughly); no budget if not given.
+    /// Fuel metering slows guest code, so it is compiled in only when this is set.
+    #[arg(long, env = "WASM_AGENT_FUEL")]
+    pub fuel: Option<u64>,
+
+    /// Linear memory one instance may use (e.g. 64MiB, 1GiB).
+    #[arg(long, env = "WASM_AGENT_MAX_MEMORY", value_parser = parse_size,
+          default_value = "1GiB")]
+    pub max_memory: u64,
+}
+
+impl LimitArgs {
+    /// The host configuration these limits give.
+    pub fn host_config(&self) -> HostConfig {
+        HostConfig {
+            fuel: self.fuel,
+            max_memory: self.max_memory,
+            ..HostConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The handler component (.wasm).
+    pub handler: PathBuf,
+
+    /// The JSON payload: JSON text, `-` to read standard input, or `@FILE` to read a file.
+    #[arg(default_value = "{}")]
+    pub payload: String,
+
+    /// The session id the handler sees.
+    #[arg(long)]
+    pub session_id: Option<String>,
+
+    /// The request id the handler sees (a new UUID if not given).
+    #[arg(long)]
+    pub request_id: Option<String>,
+
+    /// A header the handler sees, as `NAME: VALUE` (repeatable).
+    #[arg(long = "header", short = 'H', value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The component to check (.wasm).
+    pub handler: PathBuf,
+}
+
+/// Parses `500ms`, `30s`, `15m`, `1h 30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (write a duration such as 500ms, 30s or 15m)"))?;
+    if duration.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(duration)
+}
+
+/// Parses `64MiB`, `1GiB`, `100MB`, `65536`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text
+        .parse()
+        .map_err(|e| format!("{e} (write a size such as 64MiB or 1GiB)"))?;
+    if size.as_u64() == 0 {
+        return Err("must be more than zero".into());
+    }
+    Ok(size.as_u64())
+}
+
+/// Parses `Name: value`.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}` is not `NAME: VALUE`"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("`{text}` has no header name"));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Durations and sizes are read in the units the help text promises.
+    #[test]
+    fn parses_human_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("lots").is_err());
+    }
+
+    /// Headers split at the first colon and are trimmed.
+    #[test]
+    fn parses_headers() {
+        assert_eq!(
+            parse_header("X-Thing: a:b "),
+            Ok(("X-Thing".to_owned(), "a:b".to_owned()))
+        );
+        assert!(parse_header("no-colon").is_err());
+        assert!(parse_header(": v").is_err());
+    }
+
+    /// The defaults written in the help text are the host's defaults.
+    #[test]
+    fn help_defaults_match_the_host() -> Result<(), String> {
+        use wasm_agent_host::config::{DEFAULT_MAX_MEMORY, DEFAULT_TIMEOUT};
+        let cli =
+            Cli::try_parse_from(["wasm-agent", "invoke", "h.wasm"]).map_err(|e| e.to_string())?;
+        let Command::Invoke(args) = cli.command else {
+            return Err("not invoke".into());
+        };
+        assert_eq!(args.limits.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(args.limits.max_memory, DEFAULT_MAX_MEMORY);
+        Ok(())
+    }
+
+    /// The command line definition is consistent (clap's own checks).
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,50 @@
+//! `wasm-agent`: serve AI-agent handlers compiled to WebAssembly components.
+//!
+//! The binary parses and validates the command line, sets up logging, and hands off to the
+//! libraries: `invoke` runs one invocation, `check` describes a component. It is the only place
+//! that uses `anyhow` or prints to stdout.
+
+mod args;
+mod check;
+mod invoke;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Command};
+
+/// Exit status for an invocation that failed (a trap, a timeout, a guest failure).
+const EXIT_FAILED: u8 = 1;
+/// Exit status for a configuration that does not make sense (sysexits' EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+/// Exit status for a component that cannot be served (sysexits' EX_DATAERR).
+const EXIT_COMPONENT: u8 = 65;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.command.default_log_filter());
+    let result = match cli.command {
+        Command::Invoke(args) => invoke::run(args),
+        Command::Check(args) => check::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn init_logging(default_filter: &str) {
+    let filter = EnvFilter::try_from_env("WASM_AGENT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

@@ -1,0 +1,88 @@
+//! Loading a component, checking it against the `wasm-agent:handler` world, and describing it.
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use crate::bindings::{Handler, HandlerPre};
+use crate::error::LoadError;
+use crate::state::InvocationState;
+
+/// The optional capabilities the host knows, each an exported interface a component may have.
+/// None are defined by the first version of the world; the host reports those it finds.
+const OPTIONAL_EXPORTS: &[(&str, &str)] = &[];
+
+/// What a component exports and imports, and which optional capabilities it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentInfo {
+    /// Exported names (functions and interfaces).
+    pub exports: Vec<String>,
+    /// Imported names (interfaces and functions).
+    pub imports: Vec<String>,
+    /// Optional capabilities found among the exports.
+    pub features: Vec<String>,
+}
+
+/// Compiles a component.
+pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
+    Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))
+}
+
+/// Describes a compiled component.
+pub fn describe(engine: &Engine, component: &Component) -> ComponentInfo {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let imports = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let features = OPTIONAL_EXPORTS
+        .iter()
+        .filter(|(interface, _)| exports.iter().any(|e| e == interface))
+        .map(|(_, feature)| (*feature).to_owned())
+        .collect();
+    ComponentInfo {
+        exports,
+        imports,
+        features,
+    }
+}
+
+/// The linker with everything a handler may import: WASI (files, sockets and environment
+/// present but denied) and the `wasm-agent:handler/host` interface.
+pub fn linker(engine: &Engine) -> Result<Linker<InvocationState>, LoadError> {
+    let mut linker = Linker::new(engine);
+    let link = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+    Handler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
+    Ok(linker)
+}
+
+/// Checks `component` against the world and links it once, ready to instantiate many times.
+pub fn prepare(
+    engine: &Engine,
+    linker: &Linker<InvocationState>,
+    component: &Component,
+) -> Result<HandlerPre<InvocationState>, LoadError> {
+    if component.get_export_index(None, "invoke").is_none() {
+        let info = describe(engine, component);
+        let exports = if info.exports.is_empty() {
+            "nothing".to_owned()
+        } else {
+            info.exports.join(", ")
+        };
+        return Err(LoadError::NotAHandler(format!(
+            "it does not export the function `invoke` of wasm-agent:handler@0.1.0 (it exports {exports})"
+        )));
+    }
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    HandlerPre::new(pre).map_err(|e| {
+        LoadError::NotAHandler(format!(
+            "its export `invoke` does not have the type wasm-agent:handler@0.1.0 expects: {e:#}"
+        ))
+    })
+}

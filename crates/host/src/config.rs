@@ -1,0 +1,79 @@
+//! The host's limits and pool sizes, validated by the caller and passed in whole.
+
+use std::time::Duration;
+
+/// The deadline of an invocation when the caller gives none: AgentCore's request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Linear memory one instance may use: enough for an interpreter (Python, JavaScript) and its
+/// heap, and small enough that a few hundred greedy guests cannot exhaust a server.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+/// The wasm stack an invocation may use: wasmtime's own default, ample for interpreters.
+pub const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
+/// Instances that can exist at once. Each memory slot reserves address space (not memory), so
+/// this is cheap; the server derives its admission limit from it.
+pub const DEFAULT_INSTANCE_SLOTS: u32 = 256;
+/// How often the epoch advances: the time slice a guest runs before it yields its worker thread,
+/// and the resolution of deadlines enforced inside guest code.
+pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Events buffered between a guest and a slow caller before `emit` waits.
+pub const DEFAULT_EVENT_BUFFER: usize = 64;
+/// Bytes of events buffered between a guest and a slow caller before `emit` waits.
+pub const DEFAULT_EVENT_BUFFER_BYTES: usize = 4 << 20;
+/// Bytes of stdout and stderr an invocation may write to the log; the rest is dropped, so a
+/// chatty guest cannot flood the host's log.
+pub const DEFAULT_GUEST_LOG_BYTES: usize = 64 << 10;
+/// How long a cancelled invocation may take to notice and return before it is cut off.
+pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+/// Everything the host needs to know before it loads a component.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Threads of the worker pool that runs guest code; 0 means one per core.
+    pub workers: usize,
+    /// Instances that may exist at once (the pooling allocator's slots).
+    pub instance_slots: u32,
+    /// Linear memory one instance may use, in bytes.
+    pub max_memory: u64,
+    /// Fuel for one invocation; `None` compiles without fuel metering.
+    pub fuel: Option<u64>,
+    /// The wasm stack limit, in bytes.
+    pub max_wasm_stack: usize,
+    /// The epoch tick: time slice and deadline resolution.
+    pub epoch_tick: Duration,
+    /// Events buffered per invocation before `emit` waits.
+    pub event_buffer: usize,
+    /// Bytes of events buffered per invocation before `emit` waits.
+    pub event_buffer_bytes: usize,
+    /// Bytes of guest stdout/stderr logged per invocation.
+    pub guest_log_bytes: usize,
+    /// How long a cancelled invocation may take to return.
+    pub cancel_grace: Duration,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            instance_slots: DEFAULT_INSTANCE_SLOTS,
+            max_memory: DEFAULT_MAX_MEMORY,
+            fuel: None,
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            epoch_tick: DEFAULT_EPOCH_TICK,
+            event_buffer: DEFAULT_EVENT_BUFFER,
+            event_buffer_bytes: DEFAULT_EVENT_BUFFER_BYTES,
+            guest_log_bytes: DEFAULT_GUEST_LOG_BYTES,
+            cancel_grace: DEFAULT_CANCEL_GRACE,
+        }
+    }
+}
+
+impl HostConfig {
+    /// The worker count to use: the configured one, or one per core.
+    pub fn worker_threads(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! [`Host`]: a loaded handler, its engine and its worker pool.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use wasmtime::Engine;
+
+use crate::bindings::HandlerPre;
+use crate::component::{self, ComponentInfo};
+use crate::config::HostConfig;
+use crate::engine::{self, EpochTicker};
+use crate::error::{InvokeError, LoadError};
+use crate::events;
+use crate::invocation::{Completion, Deadline, Invocation, RunningInvocation};
+use crate::pool::WorkerPool;
+use crate::run;
+use crate::state::InvocationState;
+use crate::tasks::AsyncTasks;
+
+/// A handler component loaded and linked, ready to run invocations. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub engine: Engine,
+    pub pre: HandlerPre<InvocationState>,
+    pub config: HostConfig,
+    pub tasks: Arc<AsyncTasks>,
+    pub info: ComponentInfo,
+    pool: WorkerPool,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("config", &self.config)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of [`Host::inspect`]: what the component holds, and whether it is a handler.
+#[derive(Debug)]
+pub struct Inspection {
+    /// Its exports, imports and optional capabilities.
+    pub info: ComponentInfo,
+    /// `Ok` if it can be served; otherwise why not.
+    pub verdict: Result<(), LoadError>,
+}
+
+impl Host {
+    /// Reads, compiles, checks and links the component at `path`, and starts the worker pool.
+    pub fn load_file(path: &Path, config: HostConfig) -> Result<Self, LoadError> {
+        Self::load(&read(path)?, config)
+    }
+
+    /// Compiles, checks and links a component, and starts the worker pool.
+    pub fn load(bytes: &[u8], config: HostConfig) -> Result<Self, LoadError> {
+        let started = Instant::now();
+        let engine = engine::build(&config)?;
+        let component = component::compile(&engine, bytes)?;
+        let linker = component::linker(&engine)?;
+        let pre = component::prepare(&engine, &linker, &component)?;
+        let info = component::describe(&engine, &component);
+        let setup = |e: std::io::Error| LoadError::Engine(e.to_string());
+        let pool = WorkerPool::new(config.worker_threads()).map_err(setup)?;
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick).map_err(setup)?;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            bytes = bytes.len(),
+            "component loaded"
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                pre,
+                config,
+                tasks: AsyncTasks::new(),
+                info,
+                pool,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// Compiles a component and reports what it holds and whether it is a handler, without
+    /// starting anything.
+    pub fn inspect(bytes: &[u8], config: &HostConfig) -> Result<Inspection, LoadError> {
+        let engine = engine::build(config)?;
+        let component = component::compile(&engine, bytes)?;
+        let info = component::describe(&engine, &component);
+        let linker = component::linker(&engine)?;
+        let verdict = component::prepare(&engine, &linker, &component).map(drop);
+        Ok(Inspection { info, verdict })
+    }
+
+    /// Starts an invocation on the worker pool in a fresh instance.
+    pub fn invoke(&self, invocation: Invocation) -> RunningInvocation {
+        let config = &self.inner.config;
+        let cancel = CancellationToken::new();
+        let (sender, receiver) = events::channel(
+            config.event_buffer,
+            config.event_buffer_bytes,
+            cancel.clone(),
+        );
+        let (done, outcome) = oneshot::channel();
+        let deadline = Deadline::new(
+            Instant::now(),
+            invocation.timeout,
+            invocation.stream_timeout,
+        );
+        let job = run::Job {
+            invocation,
+            deadline,
+            events: sender,
+            cancel: cancel.clone(),
+        };
+        let inner = self.inner.clone();
+        self.inner.pool.spawn(async move {
+            let result = run::run(&inner, job).await;
+            let _ = done.send(result);
+        });
+        RunningInvocation {
+            events: receiver,
+            outcome,
+            cancel,
+        }
+    }
+
+    /// Runs an invocation on the caller's own task instead of the worker pool, discarding its
+    /// events. This measures instantiate + call without the hand-off to the pool; a server must
+    /// not use it, since guest code would then run on its runtime.
+    #[doc(hidden)]
+    pub async fn invoke_here(&self, invocation: Invocation) -> Result<Completion, InvokeError> {
+        let config = &self.inner.config;
+        let cancel = CancellationToken::new();
+        let (sender, _) = events::channel(
+            config.event_buffer,
+            config.event_buffer_bytes,
+            cancel.clone(),
+        );
+        let deadline = Deadline::new(
+            Instant::now(),
+            invocation.timeout,
+            invocation.stream_timeout,
+        );
+        let job = run::Job {
+            invocation,
+            deadline,
+            events: sender,
+            cancel,
+        };
+        run::run(&self.inner, job).await
+    }
+
+    /// What the loaded component exports and imports.
+    pub fn info(&self) -> &ComponentInfo {
+        &self.inner.info
+    }
+
+    /// The configuration the host runs with.
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// The registry of async tasks guests opened.
+    pub fn tasks(&self) -> &Arc<AsyncTasks> {
+        &self.inner.tasks
+    }
+
+    /// Instances currently allocated from the pool, if the pooling allocator is in use.
+    pub fn live_instances(&self) -> Option<u64> {
+        self.inner
+            .engine
+            .pooling_allocator_metrics()
+            .map(|m| m.component_instances())
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::invocation::Context;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn guest(name: &str) -> std::path::PathBuf {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../guest-examples/dist")
+            .join(format!("{name}.wasm"));
+        assert!(
+            path.exists(),
+            "{} is missing: run `make guests`",
+            path.display()
+        );
+        path
+    }
+
+    fn invocation(payload: &str, timeout: Duration) -> Invocation {
+        Invocation {
+            payload: payload.into(),
+            context: Context {
+                request_id: "test".into(),
+                ..Context::default()
+            },
+            timeout,
+            stream_timeout: None,
+        }
+    }
+
+    /// A spinning guest yields its only worker thread at every epoch tick, so another guest on
+    /// the same thread completes while it spins.
+    #[tokio::test]
+    async fn spinning_guest_shares_its_worker_thread() -> TestResult {
+        let config = HostConfig {
+            workers: 1,
+            ..HostConfig::default()
+        };
+        let spin = Host::load_file(&guest("spin"), config.clone())?;
+        let echo = Host::load_file(&guest("echo"), config)?;
+        let spinning = spin.invoke(invocation("{}", Duration::from_secs(30)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let echoed = echo
+            .invoke(invocation("[1]", Duration::from_secs(30)))
+            .outcome()
+            .await?;
+        assert!(echoed.result.is_some_and(|r| r.contains("\"payload\":[1]")));
+        // The spinner is still running: its outcome is not ready yet.
+        let mut spinning = spinning;
+        assert!(spinning.outcome.try_recv().is_err());
+        Ok(())
+    }
+
+    /// A cancelled guest that never calls the host is cut off after the grace period, and its
+    /// instance goes back to the pool.
+    #[tokio::test]
+    async fn cancelled_spinner_is_cut_off_and_freed() -> TestResult {
+        let config = HostConfig {
+            cancel_grace: Duration::from_millis(100),
+            ..HostConfig::default()
+        };
+        let host = Host::load_file(&guest("spin"), config)?;
+        let running = host.invoke(invocation("{}", Duration::from_secs(60)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(host.live_instances(), Some(1));
+        running.cancel();
+        assert_eq!(running.outcome().await, Err(InvokeError::Cancelled));
+        assert_eq!(host.live_instances(), Some(0));
+        Ok(())
+    }
+
+    /// Cancelling a streaming guest makes its `emit` fail, so it returns on its own within the
+    /// grace period rather than being cut off.
+    #[tokio::test]
+    async fn cancelled_streamer_sees_emit_fail() -> TestResult {
+        let config = HostConfig {
+            cancel_grace: Duration::from_secs(30),
+            ..HostConfig::default()
+        };
+        let host = Host::load_file(&guest("stream"), config)?;
+        let mut running = host.invoke(invocation(
+            r#"{"count": 1000, "pause_ms": 10}"#,
+            Duration::from_secs(60),
+        ));
+        let first = running.next_event().await.ok_or("no event")?;
+        assert_eq!(first.data(), r#"{"index":0}"#);
+        running.cancel();
+        match running.outcome().await {
+            Err(InvokeError::Guest {
+                status: 499,
+                error_type,
+                ..
+            }) => {
+                assert_eq!(error_type.as_deref(), Some("Closed"));
+            }
+            other => {
+                return Err(
+                    format!("expected the guest's own Closed failure, got {other:?}").into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Dropping the caller's handle cancels the invocation too.
+    #[tokio::test]
+    async fn dropped_handle_cancels() -> TestResult {
+        let config = HostConfig {
+            cancel_grace: Duration::from_millis(50),
+            ..HostConfig::default()
+        };
+        let host = Host::load_file(&guest("sleep"), config)?;
+        drop(host.invoke(invocation(r#"{"ms": 60000}"#, Duration::from_secs(60))));
+        let started = std::time::Instant::now();
+        while host.live_instances() != Some(0) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the instance was not freed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// A guest that waits in a host call past its deadline is stopped there, where no epoch
+    /// reaches it.
+    #[tokio::test]
+    async fn deadline_holds_inside_a_host_call() -> TestResult {
+        let host = Host::load_file(&guest("sleep"), HostConfig::default())?;
+        let outcome = host
+            .invoke(invocation(r#"{"ms": 60000}"#, Duration::from_millis(200)))
+            .outcome()
+            .await;
+        assert_eq!(
+            outcome,
+            Err(InvokeError::Timeout(Duration::from_millis(200)))
+        );
+        Ok(())
+    }
+
+    /// Once the guest has emitted, the stream timeout applies instead of the request timeout.
+    #[tokio::test]
+    async fn stream_timeout_applies_after_the_first_event() -> TestResult {
+        let host = Host::load_file(&guest("stream"), HostConfig::default())?;
+        let mut streaming = invocation(
+            r#"{"count": 3, "pause_ms": 300}"#,
+            Duration::from_millis(200),
+        );
+        streaming.stream_timeout = Some(Duration::from_secs(60));
+        let completion = host.invoke(streaming).outcome().await?;
+        assert_eq!(completion.result.as_deref(), Some(r#"{"events":3}"#));
+        Ok(())
+    }
+
+    /// The pool refuses instances beyond its slots with a capacity error, not a trap.
+    #[tokio::test]
+    async fn full_pool_is_a_capacity_error() -> TestResult {
+        let config = HostConfig {
+            instance_slots: 1,
+            ..HostConfig::default()
+        };
+        let host = Host::load_file(&guest("sleep"), config)?;
+        let _holding = host.invoke(invocation(r#"{"ms": 60000}"#, Duration::from_secs(60)));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = host
+            .invoke(invocation(r#"{"ms": 1}"#, Duration::from_secs(60)))
+            .outcome()
+            .await;
+        assert!(
+            matches!(refused, Err(InvokeError::Capacity(_))),
+            "{refused:?}"
+        );
+        Ok(())
+    }
+
+    /// `inspect` describes a non-handler instead of failing outright.
+    #[test]
+    fn inspect_reports_a_non_handler() -> TestResult {
+        let bytes = std::fs::read(guest("not-a-handler"))?;
+        let inspection = Host::inspect(&bytes, &HostConfig::default())?;
+        assert!(
+            inspection
+                .info
+                .exports
+                .iter()
+                .any(|e| e.starts_with("wasi:cli/run"))
+        );
+        assert!(matches!(inspection.verdict, Err(LoadError::NotAHandler(_))));
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! What a caller submits to the host and what it gets back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::InvokeError;
+use crate::events::Event;
+
+/// The context of an invocation, as the caller built it from the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// The request id.
+    pub request_id: String,
+    /// The session id, if any.
+    pub session_id: Option<String>,
+    /// Forwardable headers, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The workload access token, if any.
+    pub workload_access_token: Option<String>,
+    /// The OAuth2 callback URL, if any.
+    pub oauth2_callback_url: Option<String>,
+}
+
+/// One invocation to run.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The payload: one JSON document, already checked by the caller.
+    pub payload: String,
+    /// The context handed to the guest.
+    pub context: Context,
+    /// How long the guest has to return or emit its first event.
+    pub timeout: Duration,
+    /// How long a guest that has emitted may take in all; `None` keeps `timeout` throughout.
+    pub stream_timeout: Option<Duration>,
+}
+
+/// A successful invocation's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The JSON the guest returned, as it wrote it, or none if it had nothing more to send.
+    pub result: Option<String>,
+}
+
+/// An invocation in progress: its events, its outcome, and the means to cancel it.
+///
+/// Events come first: [`next_event`](Self::next_event) returns `None` once the guest can emit no
+/// more, and only then is the outcome ready. Dropping this cancels the invocation.
+#[derive(Debug)]
+pub struct RunningInvocation {
+    pub(crate) events: mpsc::Receiver<Event>,
+    pub(crate) outcome: oneshot::Receiver<Result<Completion, InvokeError>>,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl RunningInvocation {
+    /// The next event the guest emitted, or `None` when it has finished emitting.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// Waits for the invocation to end. Events not yet taken are taken and discarded, so a
+    /// guest that emits still runs to its end.
+    pub async fn outcome(mut self) -> Result<Completion, InvokeError> {
+        while self.events.recv().await.is_some() {}
+        (&mut self.outcome)
+            .await
+            .unwrap_or_else(|_| Err(InvokeError::Internal("the invocation task ended".into())))
+    }
+
+    /// Cancels the invocation: `emit` fails from now on, and the guest is cut off if it does
+    /// not return within the host's cancel grace.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A handle that cancels this invocation, usable after `self` is consumed.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+impl Drop for RunningInvocation {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// The deadline of a running invocation: the request timeout until the first event, then the
+/// stream timeout. Shared between the store (epoch callback, `emit`) and the task awaiting it.
+#[derive(Debug, Clone)]
+pub(crate) struct Deadline {
+    inner: Arc<DeadlineInner>,
+}
+
+#[derive(Debug)]
+struct DeadlineInner {
+    start: Instant,
+    timeout: Duration,
+    stream_timeout: Duration,
+    streaming: AtomicBool,
+}
+
+impl Deadline {
+    pub fn new(start: Instant, timeout: Duration, stream_timeout: Option<Duration>) -> Self {
+        Self {
+            inner: Arc::new(DeadlineInner {
+                start,
+                timeout,
+                stream_timeout: stream_timeout.unwrap_or(timeout),
+                streaming: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Switches to the stream timeout: the guest has produced its first event.
+    pub fn start_streaming(&self) {
+        self.inner.streaming.store(true, Ordering::Release);
+    }
+
+    /// The limit in force.
+    pub fn limit(&self) -> Duration {
+        if self.inner.streaming.load(Ordering::Acquire) {
+            self.inner.stream_timeout
+        } else {
+            self.inner.timeout
+        }
+    }
+
+    /// The instant the invocation must end by.
+    pub fn at(&self) -> Instant {
+        self.inner.start + self.limit()
+    }
+
+    /// Whether the deadline has passed.
+    pub fn has_passed(&self) -> bool {
+        Instant::now() >= self.at()
+    }
+}

@@ -1,0 +1,44 @@
+//! Runs wasm-agent handlers: WebAssembly components of the `wasm-agent:handler` world.
+//!
+//! This crate knows nothing of HTTP. It loads a component once ([`Host::load`]), checks it against
+//! the world, and runs invocations on a worker pool of its own ([`Host::invoke`]), each in a fresh
+//! store under a deadline, an optional fuel budget and a memory limit. Events a guest emits and
+//! the invocation's outcome come back over channels ([`RunningInvocation`]), so the caller's
+//! runtime never runs guest code.
+//!
+//! Modules:
+//! - [`config`]: the limits and pool sizes, with their defaults;
+//! - `engine`: the wasmtime `Engine` (pooling allocator, epochs, fuel) and the epoch ticker;
+//! - `component`: loading, checking and describing a component;
+//! - [`invocation`]: what a caller submits and gets back;
+//! - `run`: one invocation in one store, and the classification of its failure ([`InvokeError`]);
+//! - `state`, `imports`, `events`, `stdio`, `limits`: what a store holds and the host functions;
+//! - [`tasks`]: the async tasks guests register, which `/ping` reports;
+//! - [`json`]: checking that guest output is one JSON document.
+//!
+//! wasmtime types do not appear in the public API.
+
+mod bindings;
+mod component;
+pub mod config;
+mod engine;
+mod error;
+mod events;
+mod host;
+mod imports;
+pub mod invocation;
+pub mod json;
+mod limits;
+mod pool;
+mod run;
+mod state;
+mod stdio;
+pub mod tasks;
+
+pub use component::ComponentInfo;
+pub use config::HostConfig;
+pub use error::{InvokeError, LoadError};
+pub use events::Event;
+pub use host::{Host, Inspection};
+pub use invocation::{Completion, Context, Invocation, RunningInvocation};
+pub use tasks::AsyncTasks;

@@ -1,0 +1,197 @@
+//! Guest stdout and stderr, written line by line to the host's log with the request id, up to a
+//! per-invocation byte budget.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+/// A line longer than this is logged in pieces, so one endless line cannot grow without bound.
+const MAX_LINE: usize = 8 << 10;
+
+/// One of a guest's output streams, as the WASI context sees it.
+#[derive(Debug, Clone)]
+pub struct GuestLog {
+    request_id: Arc<str>,
+    stream: &'static str,
+    // Shared by stdout and stderr of one invocation.
+    remaining: Arc<AtomicUsize>,
+}
+
+impl GuestLog {
+    /// The stdout and stderr of one invocation, sharing `budget` bytes.
+    pub fn pair(request_id: Arc<str>, budget: usize) -> (Self, Self) {
+        let remaining = Arc::new(AtomicUsize::new(budget));
+        let stdout = Self {
+            request_id: request_id.clone(),
+            stream: "stdout",
+            remaining: remaining.clone(),
+        };
+        let stderr = Self {
+            request_id,
+            stream: "stderr",
+            remaining,
+        };
+        (stdout, stderr)
+    }
+
+    fn writer(&self) -> LineWriter {
+        LineWriter {
+            log: self.clone(),
+            line: Vec::new(),
+            truncated: false,
+        }
+    }
+
+    /// Takes up to `wanted` bytes from the budget; returns how many were granted.
+    fn take(&self, wanted: usize) -> usize {
+        let mut granted = 0;
+        let _ = self
+            .remaining
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                granted = left.min(wanted);
+                Some(left - granted)
+            });
+        granted
+    }
+}
+
+impl IsTerminal for GuestLog {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestLog {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.writer())
+    }
+
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.writer())
+    }
+}
+
+/// Collects bytes into lines and logs each complete one.
+struct LineWriter {
+    log: GuestLog,
+    line: Vec<u8>,
+    truncated: bool,
+}
+
+impl LineWriter {
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        let granted = self.log.take(bytes.len());
+        for chunk in bytes[..granted].split_inclusive(|b| *b == b'\n') {
+            self.line.extend_from_slice(chunk);
+            if self.line.ends_with(b"\n") || self.line.len() >= MAX_LINE {
+                self.emit();
+            }
+        }
+        if granted < bytes.len() && !self.truncated {
+            self.truncated = true;
+            self.emit();
+            tracing::warn!(
+                target: "guest",
+                request_id = %self.log.request_id,
+                stream = self.log.stream,
+                "guest output over the log budget; the rest is dropped"
+            );
+        }
+    }
+
+    fn emit(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.line);
+        let text = text.trim_end();
+        if text.is_empty() {
+            self.line.clear();
+            return;
+        }
+        tracing::info!(
+            target: "guest",
+            request_id = %self.log.request_id,
+            stream = self.log.stream,
+            "{text}"
+        );
+        self.line.clear();
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        self.emit();
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LineWriter {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for LineWriter {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.write_bytes(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        // Always ready: over budget, bytes are dropped rather than blocking or failing the guest
+        // (Rust's `println!` panics when a write fails).
+        Ok(64 << 10)
+    }
+}
+
+impl AsyncWrite for LineWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().write_bytes(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stdout and stderr of one invocation share the budget; what exceeds it is not granted.
+    #[test]
+    fn budget_is_shared_and_bounded() {
+        let (out, err) = GuestLog::pair("r".into(), 10);
+        assert_eq!(out.take(6), 6);
+        assert_eq!(err.take(6), 4);
+        assert_eq!(out.take(1), 0);
+    }
+
+    /// A writer keeps at most one partial line, however much is written without a newline.
+    #[test]
+    fn partial_line_is_bounded() {
+        let (out, _) = GuestLog::pair("r".into(), 1 << 20);
+        let mut writer = out.writer();
+        writer.write_bytes(&vec![b'x'; 3 * MAX_LINE + 5]);
+        assert!(writer.line.len() < MAX_LINE);
+    }
+}

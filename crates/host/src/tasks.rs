@@ -1,0 +1,185 @@
+//! The async tasks guests register: while any is open, `/ping` reports `HealthyBusy`.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The process-wide registry of open tasks, shared by every instance and read by `/ping`.
+#[derive(Debug, Default)]
+pub struct AsyncTasks {
+    open: Mutex<HashMap<i64, Task>>,
+    // Read by `/ping` without taking the lock a guest call may hold.
+    count: AtomicUsize,
+    next: AtomicU64,
+    ids: RandomState,
+}
+
+#[derive(Debug)]
+struct Task {
+    name: String,
+    started: Instant,
+    metadata: Option<String>,
+}
+
+/// An open task, as the SDK's `get_async_task_info` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInfo {
+    /// The id `add` returned.
+    pub id: i64,
+    /// The name the guest gave.
+    pub name: String,
+    /// How long it has been open.
+    pub running_for: Duration,
+    /// The metadata the guest gave, as JSON text.
+    pub metadata: Option<String>,
+}
+
+impl AsyncTasks {
+    /// An empty registry.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Opens a task and returns its id: unpredictable and possibly negative, like the SDK's.
+    pub fn add(&self, name: String, metadata: Option<String>) -> i64 {
+        let mut open = self.lock();
+        let id = loop {
+            let candidate = self.ids.hash_one(self.next.fetch_add(1, Ordering::Relaxed)) as i64;
+            if !open.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        open.insert(
+            id,
+            Task {
+                name,
+                started: Instant::now(),
+                metadata,
+            },
+        );
+        self.count.store(open.len(), Ordering::Release);
+        id
+    }
+
+    /// Completes a task; false if no task has this id.
+    pub fn complete(&self, id: i64) -> bool {
+        let mut open = self.lock();
+        let removed = open.remove(&id);
+        self.count.store(open.len(), Ordering::Release);
+        if removed.is_none() {
+            tracing::warn!(task_id = id, "attempted to complete unknown task id");
+        }
+        removed.is_some()
+    }
+
+    /// How many tasks are open; lock-free.
+    pub fn open_count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Whether any task is open; lock-free.
+    pub fn is_busy(&self) -> bool {
+        self.open_count() > 0
+    }
+
+    /// The open tasks, oldest first.
+    pub fn snapshot(&self) -> Vec<TaskInfo> {
+        let now = Instant::now();
+        let mut tasks: Vec<TaskInfo> = self
+            .lock()
+            .iter()
+            .map(|(id, task)| TaskInfo {
+                id: *id,
+                name: task.name.clone(),
+                running_for: now.saturating_duration_since(task.started),
+                metadata: task.metadata.clone(),
+            })
+            .collect();
+        tasks.sort_by_key(|task| std::cmp::Reverse(task.running_for));
+        tasks
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Task>> {
+        // A panic while holding the lock leaves the map consistent (each operation is one call).
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The tasks one instance opened; those still open when it is dropped are completed, since a
+/// dead instance could otherwise keep the server `HealthyBusy` forever.
+#[derive(Debug)]
+pub struct TaskScope {
+    registry: Arc<AsyncTasks>,
+    opened: Vec<i64>,
+}
+
+impl TaskScope {
+    /// A scope registering into `registry`.
+    pub fn new(registry: Arc<AsyncTasks>) -> Self {
+        Self {
+            registry,
+            opened: Vec::new(),
+        }
+    }
+
+    /// Opens a task in the registry and remembers it.
+    pub fn add(&mut self, name: String, metadata: Option<String>) -> i64 {
+        let id = self.registry.add(name, metadata);
+        self.opened.push(id);
+        id
+    }
+
+    /// Completes a task in the registry (any instance's, as in the SDK).
+    pub fn complete(&mut self, id: i64) -> bool {
+        self.opened.retain(|open| *open != id);
+        self.registry.complete(id)
+    }
+}
+
+impl Drop for TaskScope {
+    fn drop(&mut self) {
+        for id in self.opened.drain(..) {
+            if self.registry.lock().contains_key(&id) {
+                tracing::warn!(task_id = id, "completing a task its instance left open");
+                self.registry.complete(id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adding makes the registry busy; completing the last task makes it idle again.
+    #[test]
+    fn busy_while_a_task_is_open() {
+        let tasks = AsyncTasks::new();
+        assert!(!tasks.is_busy());
+        let a = tasks.add("a".into(), Some("{\"k\":1}".into()));
+        let b = tasks.add("b".into(), None);
+        assert_ne!(a, b);
+        assert_eq!(tasks.open_count(), 2);
+        assert!(tasks.complete(a));
+        assert!(!tasks.complete(a), "a second completion is refused");
+        assert!(tasks.is_busy());
+        assert!(tasks.complete(b));
+        assert!(!tasks.is_busy());
+    }
+
+    /// A scope dropped with tasks still open completes them; completed ones stay completed.
+    #[test]
+    fn dropped_scope_completes_its_open_tasks() {
+        let tasks = AsyncTasks::new();
+        let other = tasks.add("other".into(), None);
+        let mut scope = TaskScope::new(tasks.clone());
+        let done = scope.add("done".into(), None);
+        scope.add("left-open".into(), None);
+        assert!(scope.complete(done));
+        drop(scope);
+        let left: Vec<_> = tasks.snapshot().into_iter().map(|t| t.id).collect();
+        assert_eq!(left, vec![other]);
+    }
+}

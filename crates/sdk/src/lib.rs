@@ -1,0 +1,75 @@
+//! Write wasm-agent handlers in Rust.
+//!
+//! A handler is an ordinary function from a payload (a [`serde_json::Value`] or any
+//! `Deserialize` type) and a [`Context`] to a `Result` of any `Serialize` type or a [`Failure`].
+//! One line, [`handler!`], turns it into the `invoke` export of the `wasm-agent:handler` world;
+//! build the crate as a `cdylib` for `wasm32-wasip2` and serve the `.wasm` with `wasm-agent`.
+//!
+//! ```no_run
+//! use serde_json::{Value, json};
+//! use wasm_agent_sdk::{Context, Failure, handler};
+//!
+//! fn answer(payload: Value, ctx: &Context) -> Result<Value, Failure> {
+//!     let prompt = payload["prompt"].as_str().ok_or(Failure::bad_request("no prompt"))?;
+//!     for word in prompt.split_whitespace() {
+//!         ctx.emit(&json!({ "token": word }))?; // streamed to the caller as it is produced
+//!     }
+//!     Ok(json!({ "done": true, "session": ctx.session_id() }))
+//! }
+//!
+//! handler!(answer);
+//! ```
+//!
+//! A handler that only streams returns [`Done`], so nothing follows its events. A panic reaches
+//! the caller as a 500 whose error carries the panic message.
+//!
+//! This crate hides the generated bindings; it depends on nothing but wit-bindgen and serde.
+
+mod context;
+mod failure;
+mod reply;
+#[doc(hidden)]
+pub mod runtime;
+
+pub use context::{Closed, Context};
+pub use failure::Failure;
+pub use reply::{Done, Reply};
+
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments, reason = "generated code")]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "handler",
+        pub_export_macro: true,
+        export_macro_name: "__export_handler",
+        default_bindings_module: "wasm_agent_sdk::bindings",
+    });
+}
+
+/// Exports a function as the component's handler.
+///
+/// The function takes the payload (any `serde::de::DeserializeOwned` type; a payload that does
+/// not fit it is refused with a 400) and a `&Context`, and returns `Result<R, Failure>` where `R`
+/// is any `Serialize` type, or [`Done`] to send nothing after the streamed events.
+#[macro_export]
+macro_rules! handler {
+    ($function:path) => {
+        #[doc(hidden)]
+        struct __WasmAgentHandler;
+
+        impl $crate::bindings::Guest for __WasmAgentHandler {
+            fn invoke(
+                payload: ::std::string::String,
+                context: $crate::bindings::Context,
+            ) -> ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                $crate::bindings::Failure,
+            > {
+                $crate::runtime::invoke(payload, context, $function)
+            }
+        }
+
+        $crate::bindings::__export_handler!(__WasmAgentHandler);
+    };
+}

@@ -1,0 +1,42 @@
+//! Emits `count` events `{"index": i}`, pausing `pause_ms` before each after the first, then
+//! returns `{"events": count}`; or fails with a 500 after `fail_after` events, if given. With
+//! `emit_raw`, first emits that text as it is, JSON or not.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wasm_agent_sdk::{Context, Failure, handler};
+
+#[derive(Deserialize)]
+struct Request {
+    #[serde(default = "three")]
+    count: u32,
+    #[serde(default)]
+    pause_ms: u64,
+    fail_after: Option<u32>,
+    emit_raw: Option<String>,
+}
+
+fn three() -> u32 {
+    3
+}
+
+fn stream(request: Request, ctx: &Context) -> Result<Value, Failure> {
+    if let Some(raw) = &request.emit_raw {
+        ctx.emit_json(raw)?;
+    }
+    for index in 0..request.count {
+        if request.fail_after == Some(index) {
+            return Err(Failure::internal(format!("failed after {index} events"))
+                .with_error_type("StreamError"));
+        }
+        if index > 0 && request.pause_ms > 0 {
+            std::thread::sleep(Duration::from_millis(request.pause_ms));
+        }
+        ctx.emit(&json!({ "index": index }))?;
+    }
+    Ok(json!({ "events": request.count }))
+}
+
+handler!(stream);

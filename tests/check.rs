@@ -1,0 +1,94 @@
+//! `wasm-agent check` and the refusal of components that are not handlers.
+
+use crate::support::{TestResult, binary, guest, run, stderr, stdout};
+
+/// A handler is described: its exports, imports and features, and that it can be served.
+#[test]
+fn check_describes_a_handler() -> TestResult {
+    let output = run(binary().arg("check").arg(guest("echo")))?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("exports:\n    invoke\n"), "{text}");
+    assert!(text.contains("wasm-agent:handler/host@0.1.0"), "{text}");
+    assert!(text.contains("optional features: none"), "{text}");
+    assert!(text.contains("ok: a wasm-agent handler"), "{text}");
+    Ok(())
+}
+
+/// A component of another world is refused at load, naming what is missing and what it has.
+#[test]
+fn component_of_another_world_is_refused() -> TestResult {
+    for command in ["check", "invoke"] {
+        let output = run(binary().arg(command).arg(guest("not-a-handler")))?;
+        assert_eq!(output.status.code(), Some(65), "{command}");
+        let err = stderr(&output);
+        assert!(err.contains("not a wasm-agent handler"), "{command}: {err}");
+        assert!(
+            err.contains("does not export the function `invoke`"),
+            "{command}: {err}"
+        );
+        assert!(err.contains("wasi:cli/run"), "{command}: {err}");
+    }
+    Ok(())
+}
+
+/// Bytes that are not a component are refused at load with the parser's reason.
+#[test]
+fn invalid_component_is_refused() -> TestResult {
+    let dir = std::env::temp_dir().join(format!("wasm-agent-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let garbage = dir.join("garbage.wasm");
+    std::fs::write(&garbage, b"this is not wasm")?;
+    // A core module, not a component: the smallest valid one.
+    let core = dir.join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0")?;
+    for (path, reason) in [(&garbage, "magic header not detected"), (&core, "")] {
+        for command in ["check", "invoke"] {
+            let output = run(binary().arg(command).arg(path))?;
+            assert_eq!(
+                output.status.code(),
+                Some(65),
+                "{command} {}",
+                path.display()
+            );
+            let err = stderr(&output);
+            assert!(err.contains("not a valid WebAssembly component"), "{err}");
+            assert!(err.contains(reason), "{err}");
+        }
+    }
+    let missing = run(binary().arg("invoke").arg(dir.join("missing.wasm")))?;
+    assert_eq!(missing.status.code(), Some(65));
+    assert!(
+        stderr(&missing).contains("cannot read"),
+        "{}",
+        stderr(&missing)
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// `--help` covers every subcommand and `--version` prints the version.
+#[test]
+fn help_and_version() -> TestResult {
+    let help = run(binary().arg("--help"))?;
+    assert!(help.status.success());
+    for word in ["invoke", "check"] {
+        assert!(stdout(&help).contains(word), "{}", stdout(&help));
+    }
+    let invoke_help = run(binary().args(["invoke", "--help"]))?;
+    for flag in [
+        "--session-id",
+        "--header",
+        "--timeout",
+        "--fuel",
+        "--max-memory",
+    ] {
+        assert!(stdout(&invoke_help).contains(flag), "{flag}");
+    }
+    let version = run(binary().arg("--version"))?;
+    assert_eq!(
+        stdout(&version).trim(),
+        format!("wasm-agent {}", env!("CARGO_PKG_VERSION"))
+    );
+    Ok(())
+}

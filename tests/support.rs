@@ -1,0 +1,96 @@
+//! Finding the binary and the guests, and running commands with a bound on their time.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A hard bound on any one command, far above what a passing test needs, so that a broken
+/// build fails instead of hanging CI.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+
+/// The `wasm-agent` binary cargo built for these tests.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasm-agent"));
+    command.env_remove("WASM_AGENT_LOG");
+    command
+}
+
+/// The path of a guest example built by `make guests`.
+pub fn guest(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("guest-examples/dist")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `make guests` (or `make test`) first",
+        path.display()
+    );
+    path
+}
+
+/// Runs `command` to completion within `COMMAND_LIMIT`, capturing its output.
+pub fn run(command: &mut Command) -> Result<Output, Box<dyn std::error::Error>> {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    wait_with_limit(child, COMMAND_LIMIT)
+}
+
+/// Waits for `child` for at most `limit`, killing it past that.
+pub fn wait_with_limit(
+    mut child: Child,
+    limit: Duration,
+) -> Result<Output, Box<dyn std::error::Error>> {
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out = std::thread::spawn(move || read_all(stdout.as_mut()));
+    let err = std::thread::spawn(move || read_all(stderr.as_mut()));
+    let status = wait_status(&mut child, limit)?;
+    Ok(Output {
+        status,
+        stdout: out.join().map_err(|_| "stdout reader panicked")?,
+        stderr: err.join().map_err(|_| "stderr reader panicked")?,
+    })
+}
+
+/// Waits for `child` to exit for at most `limit`; kills it and fails past that.
+pub fn wait_status(
+    child: &mut Child,
+    limit: Duration,
+) -> Result<ExitStatus, Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("the command did not exit within {limit:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_all(stream: Option<&mut impl Read>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(stream) = stream {
+        let _ = stream.read_to_end(&mut bytes);
+    }
+    bytes
+}
+
+/// Standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
