@@ -7,9 +7,9 @@ CARGO        ?= cargo
 GUEST_TARGET := wasm32-wasip2
 GUEST_DIR    := guest-examples
 GUEST_OUT    := $(GUEST_DIR)/dist
-GUESTS       := echo stream fail spin sleep grow deep trap flood not-a-handler
+GUESTS       := agent echo stream fail respond spin sleep grow deep trap flood not-a-handler
 GUEST_BUILD  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/$(GUEST_DIR)/target)/$(GUEST_TARGET)/release
-HANDLER      ?= $(GUEST_OUT)/echo.wasm
+HANDLER      ?= $(GUEST_OUT)/agent.wasm
 
 .PHONY: all setup guests build release test fmt fmt-check lint unit serve bench clean
 
@@ -52,9 +52,9 @@ lint:
 unit:
 	$(CARGO) test --locked --workspace
 
-## serve: build and serve the example agent on 127.0.0.1:8080.
+## serve: build and serve the example agent on 127.0.0.1:8080 (HANDLER=path.wasm for another).
 serve: release guests
-	$(CARGO) run --release --locked --quiet -- invoke $(HANDLER) '{"prompt": "hello"}'
+	$(CARGO) run --release --locked --quiet -- serve $(HANDLER) --host 127.0.0.1 --port 8080
 
 ## bench: micro-benchmarks (release build).
 bench: setup guests

@@ -1,6 +1,9 @@
 //! Integration tests: the real `wasm-agent` binary on real guest components built from
-//! `guest-examples/` (`make guests`).
+//! `guest-examples/` (`make guests`), over real HTTP.
 
 mod check;
 mod invoke;
+mod serve_contract;
+mod serve_limits;
+mod server;
 mod support;

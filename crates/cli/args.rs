@@ -25,6 +25,9 @@ pub enum Command {
     /// Load and validate a component: print what it exports and imports, and whether it can be
     /// served (exit status 0) or not (65).
     Check(CheckArgs),
+    /// Serve a handler over the AgentCore Runtime HTTP contract: `POST /invocations`,
+    /// `GET /ping`. Prints `listening on http://ADDR` to stderr once it accepts connections.
+    Serve(ServeArgs),
 }
 
 impl Command {
@@ -32,6 +35,7 @@ impl Command {
     pub fn default_log_filter(&self) -> &'static str {
         match self {
             Self::Invoke(_) | Self::Check(_) => "warn,guest=info",
+            Self::Serve(_) => "info",
         }
     }
 }
@@ -86,6 +90,56 @@ pub struct InvokeArgs {
     /// A header the handler sees, as `NAME: VALUE` (repeatable).
     #[arg(long = "header", short = 'H', value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The handler component (.wasm).
+    pub handler: PathBuf,
+
+    /// The address to listen on. A container sets 0.0.0.0; nothing is guessed.
+    #[arg(long, env = "WASM_AGENT_HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+
+    /// The port to listen on; 0 picks a free one (the readiness line shows which).
+    #[arg(long, env = "WASM_AGENT_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Time for a whole streamed reply (the timeout applies until the first event).
+    #[arg(long, env = "WASM_AGENT_STREAM_TIMEOUT", value_parser = parse_duration, default_value = "60m")]
+    pub stream_timeout: Duration,
+
+    /// The largest request body (e.g. 100MB, AgentCore's limit); larger ones get 413.
+    #[arg(long, env = "WASM_AGENT_MAX_PAYLOAD", value_parser = parse_size, default_value = "100MB")]
+    pub max_payload: u64,
+
+    /// Invocations that may hold an instance at once; the instance pool is sized from it.
+    #[arg(long, env = "WASM_AGENT_MAX_CONCURRENCY", default_value_t = 256)]
+    pub max_concurrency: usize,
+
+    /// Invocations that may wait for an instance; past that, 503 with Retry-After at once.
+    #[arg(long, env = "WASM_AGENT_MAX_QUEUE", default_value_t = 256)]
+    pub max_queue: usize,
+
+    /// Linear memory all guests together may use (e.g. 8GiB); default: three quarters of the
+    /// machine's memory.
+    #[arg(long, env = "WASM_AGENT_MAX_TOTAL_MEMORY", value_parser = parse_size)]
+    pub max_total_memory: Option<u64>,
+
+    /// Time in-flight invocations get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "WASM_AGENT_SHUTDOWN_GRACE", value_parser = parse_duration, default_value = "10s")]
+    pub shutdown_grace: Duration,
+
+    /// Time a cancelled invocation (its client went away) gets to return before it is cut off.
+    #[arg(long, env = "WASM_AGENT_CANCEL_GRACE", value_parser = parse_duration, default_value = "2s")]
+    pub cancel_grace: Duration,
+
+    /// Threads that run guest code; 0 means one per core.
+    #[arg(long, env = "WASM_AGENT_WORKERS", default_value_t = 0)]
+    pub workers: usize,
 
     #[command(flatten)]
     pub limits: LimitArgs,

@@ -1,12 +1,13 @@
 //! `wasm-agent`: serve AI-agent handlers compiled to WebAssembly components.
 //!
-//! The binary parses and validates the command line, sets up logging, and hands off to the
-//! libraries: `invoke` runs one invocation, `check` describes a component. It is the only place
-//! that uses `anyhow` or prints to stdout.
+//! The binary parses and validates the command line, sets up logging, owns the signals, and
+//! hands off to the libraries: `serve` runs the HTTP server, `invoke` runs one invocation,
+//! `check` describes a component. It is the only place that uses `anyhow` or prints to stdout.
 
 mod args;
 mod check;
 mod invoke;
+mod serve;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Invoke(args) => invoke::run(args),
         Command::Check(args) => check::run(&args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

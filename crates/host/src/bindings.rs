@@ -10,4 +10,5 @@ wasmtime::component::bindgen!({
 pub use wasm_agent::handler::host::Host as HostImports;
 pub use wasm_agent::handler::types::{
     Context as GuestContext, EmitError, Failure as GuestFailure, Host as TypesHost,
+    ReplyHead as ReplyHeadWit, SseEvent,
 };

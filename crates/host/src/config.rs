@@ -48,6 +48,9 @@ pub struct HostConfig {
     pub guest_log_bytes: usize,
     /// How long a cancelled invocation may take to return.
     pub cancel_grace: Duration,
+    /// Linear memory all instances together may use, in bytes; `None` for no budget beyond
+    /// each instance's own limit.
+    pub max_total_memory: Option<u64>,
 }
 
 impl Default for HostConfig {
@@ -63,6 +66,7 @@ impl Default for HostConfig {
             event_buffer_bytes: DEFAULT_EVENT_BUFFER_BYTES,
             guest_log_bytes: DEFAULT_GUEST_LOG_BYTES,
             cancel_grace: DEFAULT_CANCEL_GRACE,
+            max_total_memory: None,
         }
     }
 }

@@ -9,10 +9,13 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-/// One event a guest emitted: one JSON document, as the guest wrote it.
+/// One event a guest emitted: one JSON document, as the guest wrote it, with the SSE event name
+/// and id it gave, if any.
 #[derive(Debug)]
 pub struct Event {
     data: String,
+    name: Option<String>,
+    id: Option<String>,
     // Returns the event's bytes to the channel's budget when the caller is done with it.
     _budget: OwnedSemaphorePermit,
 }
@@ -21,6 +24,16 @@ impl Event {
     /// The event's JSON text.
     pub fn data(&self) -> &str {
         &self.data
+    }
+
+    /// The SSE `event:` name, if the guest gave one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The SSE `id:`, if the guest gave one.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
     }
 
     /// Takes the JSON text, releasing the event's share of the buffer.
@@ -64,7 +77,12 @@ pub fn channel(
 
 impl EventSender {
     /// Sends one event, waiting while the channel is full; fails once the caller is gone.
-    pub async fn send(&self, data: String) -> Result<(), SendError> {
+    pub async fn send(
+        &self,
+        data: String,
+        name: Option<String>,
+        id: Option<String>,
+    ) -> Result<(), SendError> {
         if self.cancel.is_cancelled() {
             return Err(SendError::Closed);
         }
@@ -81,6 +99,8 @@ impl EventSender {
         };
         let event = Event {
             data,
+            name,
+            id,
             _budget: budget,
         };
         tokio::select! {
@@ -100,13 +120,16 @@ mod tests {
     #[tokio::test]
     async fn byte_budget_applies_backpressure() -> Result<(), SendError> {
         let (sender, mut receiver) = channel(100, 10, CancellationToken::new());
-        sender.send("1234567890".into()).await?;
-        let blocked =
-            tokio::time::timeout(Duration::from_millis(50), sender.send("1".into())).await;
+        sender.send("1234567890".into(), None, None).await?;
+        let blocked = tokio::time::timeout(
+            Duration::from_millis(50),
+            sender.send("1".into(), None, None),
+        )
+        .await;
         assert!(blocked.is_err(), "the second event should wait for budget");
         let first = receiver.recv().await.map(Event::into_data);
         assert_eq!(first.as_deref(), Some("1234567890"));
-        sender.send("1".into()).await?;
+        sender.send("1".into(), None, None).await?;
         Ok(())
     }
 
@@ -114,8 +137,8 @@ mod tests {
     #[tokio::test]
     async fn dropped_receiver_closes_a_waiting_sender() {
         let (sender, receiver) = channel(1, 1 << 20, CancellationToken::new());
-        assert_eq!(sender.send("1".into()).await, Ok(()));
-        let waiting = tokio::spawn(async move { sender.send("2".into()).await });
+        assert_eq!(sender.send("1".into(), None, None).await, Ok(()));
+        let waiting = tokio::spawn(async move { sender.send("2".into(), None, None).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(receiver);
         assert_eq!(waiting.await.ok(), Some(Err(SendError::Closed)));
@@ -127,14 +150,17 @@ mod tests {
         let cancel = CancellationToken::new();
         let (sender, _receiver) = channel(4, 1024, cancel.clone());
         cancel.cancel();
-        assert_eq!(sender.send("1".into()).await, Err(SendError::Closed));
+        assert_eq!(
+            sender.send("1".into(), None, None).await,
+            Err(SendError::Closed)
+        );
     }
 
     /// An event bigger than the whole byte budget still goes through.
     #[tokio::test]
     async fn oversized_event_is_not_refused() {
         let (sender, mut receiver) = channel(4, 4, CancellationToken::new());
-        assert_eq!(sender.send("0123456789".into()).await, Ok(()));
+        assert_eq!(sender.send("0123456789".into(), None, None).await, Ok(()));
         assert_eq!(
             receiver.recv().await.map(Event::into_data).as_deref(),
             Some("0123456789")

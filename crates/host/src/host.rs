@@ -15,6 +15,7 @@ use crate::engine::{self, EpochTicker};
 use crate::error::{InvokeError, LoadError};
 use crate::events;
 use crate::invocation::{Completion, Deadline, Invocation, RunningInvocation};
+use crate::limits::MemoryBudget;
 use crate::pool::WorkerPool;
 use crate::run;
 use crate::state::InvocationState;
@@ -32,6 +33,9 @@ pub(crate) struct Inner {
     pub config: HostConfig,
     pub tasks: Arc<AsyncTasks>,
     pub info: ComponentInfo,
+    pub memory: Option<Arc<MemoryBudget>>,
+    // Every invocation's cancellation is a child of this one, so the host can stop them all.
+    root: CancellationToken,
     pool: WorkerPool,
     _ticker: EpochTicker,
 }
@@ -68,6 +72,7 @@ impl Host {
         let linker = component::linker(&engine)?;
         let pre = component::prepare(&engine, &linker, &component)?;
         let info = component::describe(&engine, &component);
+        let memory = config.max_total_memory.map(MemoryBudget::new);
         let setup = |e: std::io::Error| LoadError::Engine(e.to_string());
         let pool = WorkerPool::new(config.worker_threads()).map_err(setup)?;
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick).map_err(setup)?;
@@ -83,6 +88,8 @@ impl Host {
                 config,
                 tasks: AsyncTasks::new(),
                 info,
+                memory,
+                root: CancellationToken::new(),
                 pool,
                 _ticker: ticker,
             }),
@@ -102,8 +109,18 @@ impl Host {
 
     /// Starts an invocation on the worker pool in a fresh instance.
     pub fn invoke(&self, invocation: Invocation) -> RunningInvocation {
+        self.invoke_holding(invocation, ())
+    }
+
+    /// Starts an invocation and holds `guard` until its instance is gone, so that whatever the
+    /// guard stands for (an admission permit) outlives the instance and never the other way.
+    pub fn invoke_holding<G: Send + 'static>(
+        &self,
+        invocation: Invocation,
+        guard: G,
+    ) -> RunningInvocation {
         let config = &self.inner.config;
-        let cancel = CancellationToken::new();
+        let cancel = self.inner.root.child_token();
         let (sender, receiver) = events::channel(
             config.event_buffer,
             config.event_buffer_bytes,
@@ -124,6 +141,7 @@ impl Host {
         let inner = self.inner.clone();
         self.inner.pool.spawn(async move {
             let result = run::run(&inner, job).await;
+            drop(guard);
             let _ = done.send(result);
         });
         RunningInvocation {
@@ -157,6 +175,30 @@ impl Host {
             cancel,
         };
         run::run(&self.inner, job).await
+    }
+
+    /// Runs `work` on the worker pool and returns its result: for work whose size a client
+    /// controls (checking a large body), which must not run on the caller's runtime.
+    pub async fn run_on_pool<R, F>(&self, work: F) -> Option<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (done, result) = oneshot::channel();
+        self.inner.pool.spawn(async move {
+            let _ = done.send(work());
+        });
+        result.await.ok()
+    }
+
+    /// Cancels every invocation in progress (at shutdown): each gets the cancel grace to return.
+    pub fn cancel_all(&self) {
+        self.inner.root.cancel();
+    }
+
+    /// Bytes of linear memory all instances hold now, if a process-wide budget is set.
+    pub fn memory_in_use(&self) -> Option<u64> {
+        self.inner.memory.as_ref().map(|m| m.in_use())
     }
 
     /// What the loaded component exports and imports.

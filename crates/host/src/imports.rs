@@ -2,26 +2,103 @@
 
 use wasmtime::format_err;
 
-use crate::bindings::{EmitError, HostImports, TypesHost};
+use crate::bindings::{EmitError, HostImports, ReplyHeadWit, SseEvent, TypesHost};
 use crate::events::SendError;
+use crate::invocation::ReplyHead;
 use crate::json;
 use crate::state::InvocationState;
 
+/// Headers that frame the HTTP message: the host's to write, never a guest's.
+const FRAMING_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+];
+/// Bytes of a panic message kept: it ends up in an HTTP error body and a log line.
+const MAX_PANIC_MESSAGE: usize = 4 << 10;
+
 impl TypesHost for InvocationState {}
 
-impl HostImports for InvocationState {
-    async fn emit(&mut self, data: String) -> wasmtime::Result<Result<(), EmitError>> {
+impl InvocationState {
+    /// Refuses the guest's output: records why and traps, since output that is not what the
+    /// guest meant cannot be forwarded.
+    fn refuse(&mut self, reason: String) -> wasmtime::Error {
+        self.invalid_output = Some(reason.clone());
+        format_err!(reason)
+    }
+
+    async fn send_event(
+        &mut self,
+        data: String,
+        name: Option<String>,
+        id: Option<String>,
+    ) -> wasmtime::Result<Result<(), EmitError>> {
         if let Err(error) = json::check_document(&data) {
-            let reason = format!("an emitted event is not one JSON document: {error}");
-            self.invalid_output = Some(reason.clone());
-            // Trapping stops the guest: its output can no longer be trusted to be what it meant.
-            return Err(format_err!(reason));
+            return Err(self.refuse(format!(
+                "an emitted event is not one JSON document: {error}"
+            )));
         }
-        let sent = self.events.send(data).await;
+        for (field, value) in [("name", &name), ("id", &id)] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.contains(['\r', '\n', '\0']))
+            {
+                return Err(self.refuse(format!("an event {field} contains a line break")));
+            }
+        }
+        let sent = self.events.send(data, name, id).await;
         if sent.is_ok() {
+            self.has_emitted = true;
             self.deadline.start_streaming();
         }
         Ok(sent.map_err(|SendError::Closed| EmitError::Closed))
+    }
+}
+
+impl HostImports for InvocationState {
+    async fn emit(&mut self, data: String) -> wasmtime::Result<Result<(), EmitError>> {
+        self.send_event(data, None, None).await
+    }
+
+    async fn emit_event(&mut self, event: SseEvent) -> wasmtime::Result<Result<(), EmitError>> {
+        self.send_event(event.data, event.name, event.id).await
+    }
+
+    async fn set_reply_head(&mut self, head: ReplyHeadWit) -> wasmtime::Result<()> {
+        if !(200..=599).contains(&head.status) {
+            return Err(self.refuse(format!("reply status {} is not 200 to 599", head.status)));
+        }
+        for (name, value) in &head.headers {
+            let valid_name = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+            let valid_value = value
+                .bytes()
+                .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+            if !valid_name || !valid_value {
+                return Err(
+                    self.refuse(format!("reply header `{name}` is not a valid HTTP header"))
+                );
+            }
+            if FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(self.refuse(format!(
+                    "reply header `{name}` is the host's to set (use the content type field)"
+                )));
+            }
+        }
+        if let Some(content_type) = &head.content_type
+            && content_type.contains(['\r', '\n'])
+        {
+            return Err(self.refuse("the reply content type contains a line break".into()));
+        }
+        self.reply_head = Some(ReplyHead {
+            status: head.status,
+            content_type: head.content_type,
+            headers: head.headers,
+        });
+        Ok(())
     }
 
     async fn add_async_task(
@@ -32,9 +109,9 @@ impl HostImports for InvocationState {
         if let Some(text) = &metadata
             && let Err(error) = json::check_document(text)
         {
-            let reason = format!("async task metadata is not one JSON document: {error}");
-            self.invalid_output = Some(reason.clone());
-            return Err(format_err!(reason));
+            return Err(self.refuse(format!(
+                "async task metadata is not one JSON document: {error}"
+            )));
         }
         let id = self.tasks.add(name.clone(), metadata);
         tracing::info!(request_id = %self.request_id, task_id = id, name, "async task started");
@@ -50,8 +127,6 @@ impl HostImports for InvocationState {
     }
 
     async fn report_panic(&mut self, message: String) -> wasmtime::Result<()> {
-        // Bounded: the message ends up in an HTTP error body and a log line.
-        const MAX_PANIC_MESSAGE: usize = 4 << 10;
         let mut message = message;
         if message.len() > MAX_PANIC_MESSAGE {
             let mut cut = MAX_PANIC_MESSAGE;

@@ -41,8 +41,41 @@ pub struct Invocation {
 /// A successful invocation's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
-    /// The JSON the guest returned, as it wrote it, or none if it had nothing more to send.
+    /// What the guest returned, as it wrote it, or none if it had nothing more to send: one JSON
+    /// document unless its reply head names a content type that is not JSON.
     pub result: Option<String>,
+    /// The reply's status, content type and headers, if the guest set them and emitted nothing.
+    pub head: Option<ReplyHead>,
+}
+
+/// The status, content type and headers a guest chose for its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyHead {
+    /// 200 to 599.
+    pub status: u16,
+    /// The content type; `None` means `application/json`.
+    pub content_type: Option<String>,
+    /// Extra headers, checked to be valid and not framing headers.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ReplyHead {
+    /// Whether the reply body is JSON (and so is checked to be one JSON document).
+    pub fn is_json(&self) -> bool {
+        self.content_type.as_deref().is_none_or(is_json_type)
+    }
+}
+
+/// Whether a content type is JSON: `application/json` or a `+json` type, parameters aside.
+pub fn is_json_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// An invocation in progress: its events, its outcome, and the means to cancel it.

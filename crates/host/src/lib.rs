@@ -40,5 +40,5 @@ pub use config::HostConfig;
 pub use error::{InvokeError, LoadError};
 pub use events::Event;
 pub use host::{Host, Inspection};
-pub use invocation::{Completion, Context, Invocation, RunningInvocation};
+pub use invocation::{Completion, Context, Invocation, ReplyHead, RunningInvocation};
 pub use tasks::AsyncTasks;

@@ -1,26 +1,68 @@
 //! The per-instance memory and table limits, and the record of a denied growth that lets a
 //! trap be classified as out-of-memory by cause.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use wasmtime::ResourceLimiter;
 
 /// Table elements one instance may grow its tables to.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
-/// Enforces the linear-memory limit across all of an instance's memories.
+/// The process-wide budget of linear memory shared by all instances, so that a crowd of greedy
+/// guests, each within its own limit, cannot together take the machine down.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: u64) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            used: AtomicU64::new(0),
+        })
+    }
+
+    /// Takes `bytes` from the budget if they fit.
+    fn take(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes held by all instances now.
+    pub fn in_use(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// Enforces the linear-memory limit across all of an instance's memories, and its share of the
+/// process-wide budget, which it returns when dropped with its store.
 #[derive(Debug)]
 pub struct MemoryLimiter {
     limit: u64,
     used: u64,
     denied: bool,
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 impl MemoryLimiter {
-    /// A limiter allowing `limit` bytes of linear memory in all.
-    pub fn new(limit: u64) -> Self {
+    /// A limiter allowing `limit` bytes of linear memory in all, drawn from `budget` if given.
+    pub fn new(limit: u64, budget: Option<Arc<MemoryBudget>>) -> Self {
         Self {
             limit,
             used: 0,
             denied: false,
+            budget,
         }
     }
 
@@ -45,7 +87,11 @@ impl ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         let growth = desired.saturating_sub(current) as u64;
         let allowed = self.used.saturating_add(growth) <= self.limit
-            && maximum.is_none_or(|max| desired <= max);
+            && maximum.is_none_or(|max| desired <= max)
+            && self
+                .budget
+                .as_ref()
+                .is_none_or(|budget| budget.take(growth));
         if allowed {
             self.used += growth;
         } else {
@@ -64,14 +110,38 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.give_back(self.used);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The shared budget refuses growth past it, and dropped instances give their share back.
+    #[test]
+    fn budget_is_shared_and_returned() -> wasmtime::Result<()> {
+        let budget = MemoryBudget::new(100);
+        let mut a = MemoryLimiter::new(80, Some(budget.clone()));
+        let mut b = MemoryLimiter::new(80, Some(budget.clone()));
+        assert!(a.memory_growing(0, 60, None)?);
+        assert!(!b.memory_growing(0, 60, None)?, "over the shared budget");
+        assert!(b.was_denied());
+        assert_eq!(budget.in_use(), 60);
+        drop(a);
+        assert_eq!(budget.in_use(), 0);
+        assert!(b.memory_growing(0, 60, None)?);
+        Ok(())
+    }
+
     /// Growth is counted across memories, and the first denial is remembered.
     #[test]
     fn limit_spans_all_memories() -> wasmtime::Result<()> {
-        let mut limiter = MemoryLimiter::new(100);
+        let mut limiter = MemoryLimiter::new(100, None);
         assert!(limiter.memory_growing(0, 60, None)?);
         assert!(limiter.memory_growing(0, 40, None)?);
         assert!(!limiter.was_denied());

@@ -13,7 +13,7 @@ use crate::bindings::{GuestContext, GuestFailure};
 use crate::error::InvokeError;
 use crate::events::EventSender;
 use crate::host::Inner;
-use crate::invocation::{Completion, Deadline, Invocation};
+use crate::invocation::{Completion, Deadline, Invocation, ReplyHead};
 use crate::json;
 use crate::state::{InvocationState, StateParts};
 
@@ -82,6 +82,7 @@ async fn run_in_store(inner: &Inner, job: Job) -> Result<Completion, InvokeError
         InvocationState::new(StateParts {
             request_id,
             max_memory: config.max_memory,
+            memory_budget: inner.memory.clone(),
             guest_log_bytes: config.guest_log_bytes,
             events,
             tasks: inner.tasks.clone(),
@@ -175,14 +176,18 @@ fn classify(
         Ended::TimedOut => Err(InvokeError::Timeout(deadline.limit())),
         Ended::Cancelled => Err(InvokeError::Cancelled),
         Ended::Finished(Ok(Ok(result))) => {
-            if let Some(text) = &result
+            // A stream's reply is always a 200 event stream: a head set before it is moot.
+            let head = state.reply_head.clone().filter(|_| !state.has_emitted);
+            let is_json = head.as_ref().is_none_or(ReplyHead::is_json);
+            if is_json
+                && let Some(text) = &result
                 && let Err(error) = json::check_document(text)
             {
                 return Err(InvokeError::InvalidOutput(format!(
                     "the result is not one JSON document: {error}"
                 )));
             }
-            Ok(Completion { result })
+            Ok(Completion { result, head })
         }
         Ended::Finished(Ok(Err(failure))) => Err(guest_failure(failure)),
         Ended::Finished(Err(error)) => Err(classify_error(&error, state, inner, deadline)),

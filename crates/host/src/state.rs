@@ -7,7 +7,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::events::EventSender;
-use crate::invocation::Deadline;
+use crate::invocation::{Deadline, ReplyHead};
 use crate::limits::MemoryLimiter;
 use crate::stdio::GuestLog;
 use crate::tasks::{AsyncTasks, TaskScope};
@@ -27,6 +27,10 @@ pub struct InvocationState {
     pub invalid_output: Option<String>,
     /// Set by the epoch callback when it interrupts the guest at its deadline.
     pub deadline_hit: bool,
+    /// The reply head the guest set, if any.
+    pub reply_head: Option<ReplyHead>,
+    /// Whether the guest has emitted an event (a stream's head is fixed).
+    pub has_emitted: bool,
 }
 
 /// What a new store needs.
@@ -34,6 +38,7 @@ pub struct InvocationState {
 pub struct StateParts {
     pub request_id: Arc<str>,
     pub max_memory: u64,
+    pub memory_budget: Option<std::sync::Arc<crate::limits::MemoryBudget>>,
     pub guest_log_bytes: usize,
     pub events: EventSender,
     pub tasks: Arc<AsyncTasks>,
@@ -55,7 +60,7 @@ impl InvocationState {
         Self {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(parts.max_memory),
+            limiter: MemoryLimiter::new(parts.max_memory, parts.memory_budget),
             events: parts.events,
             tasks: TaskScope::new(parts.tasks),
             deadline: parts.deadline,
@@ -63,6 +68,8 @@ impl InvocationState {
             panic_message: None,
             invalid_output: None,
             deadline_hit: false,
+            reply_head: None,
+            has_emitted: false,
         }
     }
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::bindings::Context as RawContext;
 use crate::bindings::wasm_agent::handler::host::{self, EmitError};
+use crate::bindings::wasm_agent::handler::types::SseEvent;
 
 /// What the host knows about the invocation in progress, and the way to talk back to it.
 #[derive(Debug)]
@@ -79,6 +80,22 @@ impl Context {
     /// Streams one event that is already JSON text, as written. Invalid JSON fails the invocation.
     pub fn emit_json(&self, data: &str) -> Result<(), Closed> {
         host::emit(data).map_err(|EmitError::Closed| Closed)
+    }
+
+    /// Streams one event with an SSE `event:` name and `id:` (neither may contain a line break).
+    pub fn emit_with<T: Serialize + ?Sized>(
+        &self,
+        event: &T,
+        name: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<(), Closed> {
+        let data = serde_json::to_string(event).expect("event serializes to JSON");
+        let event = SseEvent {
+            data,
+            name: name.map(str::to_owned),
+            id: id.map(str::to_owned),
+        };
+        host::emit_event(&event).map_err(|EmitError::Closed| Closed)
     }
 
     /// Registers a tracked task: `/ping` reports `HealthyBusy` until it is completed.

@@ -20,8 +20,9 @@
 //! handler!(answer);
 //! ```
 //!
-//! A handler that only streams returns [`Done`], so nothing follows its events. A panic reaches
-//! the caller as a 500 whose error carries the panic message.
+//! A handler that only streams returns [`Done`], so nothing follows its events; one that chooses
+//! its status, content type or headers returns a [`Response`]. A panic reaches the caller as a
+//! 500 whose error carries the panic message.
 //!
 //! This crate hides the generated bindings; it depends on nothing but wit-bindgen and serde.
 
@@ -33,7 +34,7 @@ pub mod runtime;
 
 pub use context::{Closed, Context};
 pub use failure::Failure;
-pub use reply::{Done, Reply};
+pub use reply::{Done, Reply, Response};
 
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments, reason = "generated code")]

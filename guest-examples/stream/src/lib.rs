@@ -1,6 +1,7 @@
 //! Emits `count` events `{"index": i}`, pausing `pause_ms` before each after the first, then
 //! returns `{"events": count}`; or fails with a 500 after `fail_after` events, if given. With
-//! `emit_raw`, first emits that text as it is, JSON or not.
+//! `emit_raw`, first emits that text as it is, JSON or not; with `named`, each event carries the
+//! SSE name `tick` and its index as id.
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ struct Request {
     pause_ms: u64,
     fail_after: Option<u32>,
     emit_raw: Option<String>,
+    #[serde(default)]
+    named: bool,
 }
 
 fn three() -> u32 {
@@ -34,7 +37,15 @@ fn stream(request: Request, ctx: &Context) -> Result<Value, Failure> {
         if index > 0 && request.pause_ms > 0 {
             std::thread::sleep(Duration::from_millis(request.pause_ms));
         }
-        ctx.emit(&json!({ "index": index }))?;
+        if request.named {
+            ctx.emit_with(
+                &json!({ "index": index }),
+                Some("tick"),
+                Some(&index.to_string()),
+            )?;
+        } else {
+            ctx.emit(&json!({ "index": index }))?;
+        }
     }
     Ok(json!({ "events": request.count }))
 }

@@ -1,0 +1,119 @@
+//! `wasm-agent serve`: validate the flags, load the handler, bind, serve, and own the signals.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use wasm_agent_host::{Host, HostConfig};
+use wasm_agent_server::{AppState, ServerConfig, router, serve};
+
+use crate::args::ServeArgs;
+use crate::{EXIT_COMPONENT, EXIT_CONFIG};
+
+/// Threads of the control runtime, which accepts connections and answers `/ping`. It runs no
+/// guest code, so two are plenty and leave the cores to the worker pool.
+const CONTROL_THREADS: usize = 2;
+/// Invocations beyond this would need more instance slots than address space allows.
+const MAX_CONCURRENCY: usize = 16_384;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (host_config, server_config) = match configure(&args) {
+        Ok(configs) => configs,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let host = match Host::load_file(&args.handler, host_config) {
+        Ok(host) => host,
+        Err(error) => {
+            eprintln!("error: {}: {error}", args.handler.display());
+            return Ok(ExitCode::from(EXIT_COMPONENT));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(CONTROL_THREADS)
+        .thread_name("wasm-agent-control")
+        .enable_all()
+        .build()
+        .context("cannot start the control runtime")?;
+    runtime.block_on(async {
+        let address = SocketAddr::new(args.host, args.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let local = listener.local_addr()?;
+        let state = AppState::new(host, server_config);
+        eprintln!("listening on http://{local}");
+        serve(listener, router(state.clone()), state, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Checks the flags against each other and builds the library configurations.
+fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
+    if args.max_concurrency == 0 || args.max_concurrency > MAX_CONCURRENCY {
+        return Err(format!("--max-concurrency must be 1 to {MAX_CONCURRENCY}"));
+    }
+    let max_total_memory = args.max_total_memory.or_else(default_total_memory);
+    if let Some(total) = max_total_memory
+        && total < args.limits.max_memory
+    {
+        return Err(format!(
+            "--max-total-memory ({total} bytes) is less than --max-memory ({} bytes)",
+            args.limits.max_memory
+        ));
+    }
+    let max_payload =
+        usize::try_from(args.max_payload).map_err(|_| "--max-payload is too large")?;
+    let host = HostConfig {
+        workers: args.workers,
+        instance_slots: u32::try_from(args.max_concurrency)
+            .map_err(|_| "--max-concurrency is too large")?,
+        cancel_grace: args.cancel_grace,
+        max_total_memory,
+        ..args.limits.host_config()
+    };
+    let server = ServerConfig {
+        max_payload,
+        timeout: args.limits.timeout,
+        stream_timeout: args.stream_timeout,
+        max_concurrency: args.max_concurrency,
+        max_queue: args.max_queue,
+        shutdown_grace: args.shutdown_grace,
+    };
+    Ok((host, server))
+}
+
+/// Three quarters of the machine's memory, read from /proc/meminfo where there is one.
+fn default_total_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024 / 4 * 3)
+}
+
+/// Completes at the first SIGTERM or SIGINT; a second one exits at once.
+async fn shutdown_signal() {
+    wait_for_signal().await;
+    tracing::info!("signal received: shutting down (a second signal exits at once)");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        eprintln!("second signal: exiting now");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

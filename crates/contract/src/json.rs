@@ -1,0 +1,36 @@
+//! JSON string literals, escaped the way Python's `json.dumps(..., ensure_ascii=False)` escapes them.
+
+/// Returns `text` as a JSON string literal, quotes included.
+///
+/// serde_json escapes exactly what Python does with `ensure_ascii=False`: `"` and `\` and the
+/// C0 controls, with the short forms `\b \f \n \r \t` and lowercase `\u00XX` for the rest; DEL,
+/// `/`, U+2028/U+2029 and all other non-ASCII text stay raw UTF-8.
+pub(crate) fn quote(text: &str) -> String {
+    // `Value`'s `Display` is infallible, unlike `to_string`, whose error case cannot occur for a str.
+    serde_json::Value::from(text).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    /// Escaping matches `json.dumps(s, ensure_ascii=False)` byte for byte, including controls,
+    /// quotes, backslash, slash, DEL, U+2028 and astral characters.
+    #[test]
+    fn quote_matches_python_json_dumps() {
+        let cases = [
+            ("plain", r#""plain""#),
+            ("", r#""""#),
+            ("boom \"quoted\"", r#""boom \"quoted\"""#),
+            ("back\\slash / slash", r#""back\\slash / slash""#),
+            ("\n\t\r\u{8}\u{c}", r#""\n\t\r\b\f""#),
+            ("\u{0}\u{1}\u{1f}", r#""\u0000\u0001\u001f""#),
+            ("del\u{7f}", "\"del\u{7f}\""),
+            ("line\u{2028}sep\u{2029}", "\"line\u{2028}sep\u{2029}\""),
+            ("wörld 世界 😀", "\"wörld 世界 😀\""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(quote(input), expected, "input {input:?}");
+        }
+    }
+}

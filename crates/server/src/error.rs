@@ -1,0 +1,149 @@
+//! [`ApiError`]: every error the server answers with, and the one place its status is decided.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use thiserror::Error;
+use wasm_agent_contract::body;
+use wasm_agent_host::InvokeError;
+
+use crate::config::RETRY_AFTER_SECS;
+
+/// An error answered with a JSON body.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The body is not JSON.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// The body is not UTF-8.
+    #[error("invalid encoding: {0}")]
+    InvalidEncoding(String),
+    /// The body could not be read.
+    #[error("cannot read the request body: {0}")]
+    UnreadableBody(String),
+    /// The body is over the limit.
+    #[error("the request body is over the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Too many invocations are running and waiting.
+    #[error("the server is busy")]
+    Busy,
+    /// No route has this path.
+    #[error("not found")]
+    NotFound,
+    /// The route does not take this method.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    /// The invocation failed.
+    #[error(transparent)]
+    Invocation(#[from] InvokeError),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson(_) | Self::InvalidEncoding(_) | Self::UnreadableBody(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Busy | Self::Invocation(InvokeError::Capacity(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Invocation(InvokeError::Guest { status, .. }) => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Self::Invocation(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body, in the SDK's compact style.
+    pub fn body(&self) -> String {
+        match self {
+            Self::InvalidJson(details) => body::error_with_details(body::INVALID_JSON, details),
+            Self::InvalidEncoding(details) => {
+                body::error_with_details(body::INVALID_ENCODING, details)
+            }
+            Self::NotFound => body::error(body::NOT_FOUND),
+            Self::MethodNotAllowed(_) => body::error(body::METHOD_NOT_ALLOWED),
+            Self::Invocation(InvokeError::Guest { message, .. }) => body::error(message),
+            other => body::error(&other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status(),
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.body(),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::Busy | Self::Invocation(InvokeError::Capacity(_)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            Self::MethodNotAllowed(allow) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each error gets its status and the SDK's body.
+    #[test]
+    fn statuses_and_bodies() {
+        let cases = [
+            (
+                ApiError::InvalidJson("x".into()),
+                400,
+                r#"{"error":"Invalid JSON","details":"x"}"#,
+            ),
+            (
+                ApiError::InvalidEncoding("y".into()),
+                400,
+                r#"{"error":"Invalid encoding","details":"y"}"#,
+            ),
+            (ApiError::NotFound, 404, r#"{"error":"Not Found"}"#),
+            (
+                ApiError::MethodNotAllowed("POST"),
+                405,
+                r#"{"error":"Method Not Allowed"}"#,
+            ),
+            (
+                ApiError::Invocation(InvokeError::Guest {
+                    status: 418,
+                    message: "teapot".into(),
+                    error_type: None,
+                }),
+                418,
+                r#"{"error":"teapot"}"#,
+            ),
+            (ApiError::Busy, 503, r#"{"error":"the server is busy"}"#),
+        ];
+        for (error, status, body) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(error.body(), body);
+        }
+    }
+
+    /// Refusals tell the client when to retry; 405 says what is allowed.
+    #[test]
+    fn retry_after_and_allow() {
+        let busy = ApiError::Busy.into_response();
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        let wrong = ApiError::MethodNotAllowed("GET, HEAD").into_response();
+        assert_eq!(wrong.headers()[header::ALLOW], "GET, HEAD");
+    }
+}

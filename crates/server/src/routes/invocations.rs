@@ -1,0 +1,125 @@
+//! `POST /invocations`: one invocation of the handler, answered with JSON or an SSE stream.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use wasm_agent_contract::headers::{self, RequestContext};
+use wasm_agent_host::{Completion, Context, Invocation};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{payload, stream};
+
+/// The request id header, which every reply carries so its log lines can be found.
+static REQUEST_ID: HeaderName =
+    HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-request-id");
+
+/// Reads, checks and admits the request, runs the handler, and replies.
+pub async fn invoke(
+    State(state): State<AppState>,
+    request_headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let context = headers::request_context(
+        request_headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    );
+    let request_id = context
+        .request_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut response = match run(&state, context, request_id.clone(), body).await {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status().is_server_error() {
+                tracing::warn!(request_id, %error, "invocation failed");
+            }
+            error.into_response()
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+async fn run(
+    state: &AppState,
+    context: RequestContext,
+    request_id: String,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let payload = payload::read(state, body).await?;
+    let config = state.config();
+    let permit = state
+        .admission()
+        .admit(config.timeout)
+        .await
+        .map_err(|_| ApiError::Busy)?;
+    let invocation = Invocation {
+        payload,
+        context: Context {
+            request_id,
+            session_id: context.session_id,
+            headers: context.headers,
+            workload_access_token: context.workload_access_token,
+            oauth2_callback_url: context.oauth2_callback_url,
+        },
+        timeout: config.timeout,
+        stream_timeout: Some(config.stream_timeout),
+    };
+    // The permit is held until the instance is gone, so admission never lets in more
+    // invocations than the pool has instances.
+    let mut running = state.host().invoke_holding(invocation, permit);
+    // Dropping `running` (the client went away) cancels the invocation.
+    match running.next_event().await {
+        Some(first) => Ok(sse_response(stream::body(first, running))),
+        None => Ok(reply(running.outcome().await?)),
+    }
+}
+
+fn sse_response(body: Body) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The reply of a guest that emitted nothing: its JSON (`null` if it returned none, as the SDK
+/// sends for `None`), with the status, content type and headers it chose.
+fn reply(completion: Completion) -> Response {
+    let body = completion.result.unwrap_or_else(|| "null".to_owned());
+    let Some(head) = completion.head else {
+        return (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
+    };
+    let mut response = (
+        StatusCode::from_u16(head.status).unwrap_or(StatusCode::OK),
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    let content_type = head.content_type.as_deref().unwrap_or("application/json");
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    for (name, value) in head.headers {
+        // The host has checked names and values; anything still unrepresentable is skipped.
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.append(name, value);
+        }
+    }
+    response
+}

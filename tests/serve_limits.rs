@@ -1,0 +1,246 @@
+//! `wasm-agent serve` under pressure: disconnects, a full server, load on `/ping`, shutdown.
+
+use std::io::BufReader;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::server::{Server, eventually, one_load_test_at_a_time, read_chunk, read_head, send};
+use crate::support::{TestResult, wait_status};
+
+/// Flags of a server with room for one invocation and no queue, so a held instance shows.
+const ONE_AT_A_TIME: &[&str] = &[
+    "--max-concurrency",
+    "1",
+    "--max-queue",
+    "0",
+    "--cancel-grace",
+    "200ms",
+    "--timeout",
+    "60s",
+];
+
+/// Starts an invocation and waits for its first event, holding the connection.
+fn first_event(
+    server: &Server,
+    body: &str,
+) -> Result<BufReader<TcpStream>, Box<dyn std::error::Error>> {
+    let mut stream = server.connect()?;
+    send(&mut stream, "POST", "/invocations", &[], body.as_bytes())?;
+    let mut reader = BufReader::new(stream);
+    let status = read_head(&mut reader)?.status;
+    if status != 200 {
+        return Err(format!("status {status}").into());
+    }
+    read_chunk(&mut reader)?.ok_or("no first event")?;
+    Ok(reader)
+}
+
+/// Whether an invocation of a silent guest is admitted: refused ones are answered at once,
+/// admitted ones are not answered within a second.
+fn is_admitted(server: &Server) -> Result<bool, Box<dyn std::error::Error>> {
+    let mut stream = server.connect()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    send(&mut stream, "POST", "/invocations", &[], b"{}")?;
+    match read_head(&mut BufReader::new(stream)) {
+        Ok(head) => Ok(head.status != 503),
+        Err(_) => Ok(true),
+    }
+}
+
+/// A client that disconnects mid-stream frees its instance: the next invocation is admitted.
+/// The guest would otherwise run for its whole minute-long deadline.
+#[test]
+fn disconnect_mid_stream_frees_the_worker() -> TestResult {
+    let _load = one_load_test_at_a_time();
+    let server = Server::start("stream", ONE_AT_A_TIME)?;
+    let held = first_event(&server, r#"{"count": 100000, "pause_ms": 100}"#)?;
+    assert_eq!(
+        server.invoke(r#"{"count": 1}"#)?.status,
+        503,
+        "the one slot is taken"
+    );
+    drop(held);
+    let admitted = eventually(Duration::from_secs(20), || {
+        server
+            .invoke(r#"{"count": 1}"#)
+            .is_ok_and(|r| r.status == 200)
+    });
+    assert!(
+        admitted,
+        "the disconnected stream still holds the slot\n{}",
+        server.log()
+    );
+    Ok(())
+}
+
+/// A client that disconnects from a silent, spinning guest frees it too: the server watches
+/// the connection, not only failed writes.
+#[test]
+fn disconnect_from_a_silent_spinner_frees_the_worker() -> TestResult {
+    let _load = one_load_test_at_a_time();
+    let server = Server::start("spin", ONE_AT_A_TIME)?;
+    let mut stream = server.connect()?;
+    send(&mut stream, "POST", "/invocations", &[], b"{}")?;
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        server.invoke("{}")?.status,
+        503,
+        "the spinner holds the slot"
+    );
+    drop(stream);
+    let freed = eventually(Duration::from_secs(20), || {
+        is_admitted(&server).unwrap_or(false)
+    });
+    assert!(
+        freed,
+        "the spinner was not cut off after its client left\n{}",
+        server.log()
+    );
+    Ok(())
+}
+
+/// Past the limit the server answers 503 with Retry-After at once, and recovers when the
+/// holder leaves.
+#[test]
+fn full_server_refuses_then_recovers() -> TestResult {
+    let _load = one_load_test_at_a_time();
+    let server = Server::start("spin", ONE_AT_A_TIME)?;
+    let held = first_event(&server, r#"{"emit_first": true}"#)?;
+    let started = Instant::now();
+    let refused = server.invoke(r#"{"emit_first": true}"#)?;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a refusal must not wait"
+    );
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(refused.json()?["error"], "the server is busy");
+    drop(held);
+    let recovered = eventually(Duration::from_secs(20), || {
+        first_event(&server, r#"{"emit_first": true}"#).is_ok()
+    });
+    assert!(recovered, "{}", server.log());
+    Ok(())
+}
+
+/// `/ping` answers promptly while every instance runs a spinning guest and the queue is full
+/// of sleeping ones (a generous bound per ping; the real figures are in bench/).
+#[test]
+fn ping_stays_fast_under_full_load() -> TestResult {
+    let _load = one_load_test_at_a_time();
+    let spinners = Server::start(
+        "spin",
+        &[
+            "--max-concurrency",
+            "8",
+            "--max-queue",
+            "8",
+            "--timeout",
+            "8s",
+        ],
+    )?;
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        let mut stream = spinners.connect()?;
+        send(&mut stream, "POST", "/invocations", &[], b"{}")?;
+        clients.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        spinners.invoke("{}")?.status,
+        503,
+        "the server should be full"
+    );
+    for round in 0..40 {
+        let started = Instant::now();
+        let ping = spinners.request("GET", "/ping", &[], b"")?;
+        let took = started.elapsed();
+        assert_eq!(ping.status, 200);
+        assert!(
+            took < Duration::from_millis(500),
+            "ping {round} took {took:?}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    drop(clients);
+
+    let sleepers = Server::start(
+        "sleep",
+        &[
+            "--max-concurrency",
+            "8",
+            "--max-queue",
+            "8",
+            "--timeout",
+            "8s",
+        ],
+    )?;
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        let mut stream = sleepers.connect()?;
+        send(&mut stream, "POST", "/invocations", &[], br#"{"ms": 6000}"#)?;
+        clients.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for round in 0..40 {
+        let started = Instant::now();
+        assert_eq!(sleepers.request("GET", "/ping", &[], b"")?.status, 200);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "ping {round} under sleepers"
+        );
+    }
+    Ok(())
+}
+
+/// SIGTERM lets an in-flight invocation finish, refuses new connections, and exits 0.
+#[test]
+fn graceful_shutdown_finishes_in_flight_work() -> TestResult {
+    let _load = one_load_test_at_a_time();
+    let mut server = Server::start("sleep", &["--shutdown-grace", "10s"])?;
+    let mut stream = server.connect()?;
+    send(&mut stream, "POST", "/invocations", &[], br#"{"ms": 1500}"#)?;
+    std::thread::sleep(Duration::from_millis(300));
+    server.terminate()?;
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        TcpStream::connect(server.address).is_err(),
+        "new connections must be refused"
+    );
+    let mut reader = BufReader::new(stream);
+    let head = read_head(&mut reader)?;
+    assert_eq!(head.status, 200, "the in-flight invocation completes");
+    let status = wait_status(&mut server.child, Duration::from_secs(30))?;
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    Ok(())
+}
+
+/// Work that outlives the shutdown grace is cancelled, and the server still exits 0.
+#[test]
+fn shutdown_cancels_what_outlives_the_grace() -> TestResult {
+    let _load = one_load_test_at_a_time();
+    let mut server = Server::start(
+        "spin",
+        &[
+            "--shutdown-grace",
+            "500ms",
+            "--cancel-grace",
+            "200ms",
+            "--timeout",
+            "60s",
+        ],
+    )?;
+    let mut stream = server.connect()?;
+    send(&mut stream, "POST", "/invocations", &[], b"{}")?;
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.terminate()?;
+    let status = wait_status(&mut server.child, Duration::from_secs(30))?;
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let mut reader = BufReader::new(stream);
+    let head = read_head(&mut reader)?;
+    assert_eq!(head.status, 500, "the cancelled invocation is answered");
+    assert!(server.log().contains("cancelling"), "{}", server.log());
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! A `wasm-agent serve` process on a free port, and a minimal HTTP/1.1 client over raw TCP, so
+//! tests see exactly the bytes on the wire and control when the connection goes away.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::support::{binary, guest};
+
+/// Load tests run one at a time: each takes this lock.
+static LOAD: Mutex<()> = Mutex::new(());
+
+/// Holds the load-test lock for the caller's scope.
+pub fn one_load_test_at_a_time() -> MutexGuard<'static, ()> {
+    LOAD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running server; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub address: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `wasm-agent serve` on the named guest with extra flags, and waits for its
+    /// readiness line.
+    pub fn start(guest_name: &str, flags: &[&str]) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_path(&guest(guest_name), flags)
+    }
+
+    /// Like [`Server::start`] with a component path.
+    pub fn start_path(path: &Path, flags: &[&str]) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut child = binary()
+            .arg("serve")
+            .arg(path)
+            .args(["--port", "0"])
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stderr = BufReader::new(child.stderr.take().ok_or("no stderr")?);
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut line = String::new();
+        let address = loop {
+            line.clear();
+            if stderr.read_line(&mut line)? == 0 {
+                let _ = child.kill();
+                return Err(format!(
+                    "the server exited before it was ready: {}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                )
+                .into());
+            }
+            if let Ok(mut log) = log.lock() {
+                log.push_str(&line);
+            }
+            if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+                break rest.parse::<SocketAddr>()?;
+            }
+        };
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            address,
+            log,
+        })
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Opens a connection.
+    pub fn connect(&self) -> std::io::Result<TcpStream> {
+        let stream = TcpStream::connect(self.address)?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        Ok(stream)
+    }
+
+    /// Sends one request and reads the whole response.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, Box<dyn std::error::Error>> {
+        let mut stream = self.connect()?;
+        send(&mut stream, method, path, headers, body)?;
+        let mut reader = BufReader::new(stream);
+        let mut response = read_head(&mut reader)?;
+        if method != "HEAD" {
+            response.body = read_body(&mut reader, &response)?;
+        }
+        Ok(response)
+    }
+
+    /// `POST /invocations` with a JSON body.
+    pub fn invoke(&self, body: &str) -> Result<Response, Box<dyn std::error::Error>> {
+        self.request("POST", "/invocations", &[], body.as_bytes())
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) -> std::io::Result<()> {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other("kill failed"))
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response's status line, headers and (de-chunked) body.
+#[derive(Debug, Default)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// Writes a request with `Connection: close`.
+pub fn send(
+    stream: &mut TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()
+}
+
+/// Reads the status line and headers.
+pub fn read_head(reader: &mut impl BufRead) -> Result<Response, Box<dyn std::error::Error>> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| format!("bad status line {line:?}"))?
+        .parse()?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':').ok_or("bad header")?;
+        headers.push((name.to_owned(), value.trim().to_owned()));
+    }
+    Ok(Response {
+        status,
+        headers,
+        body: Vec::new(),
+    })
+}
+
+/// Reads the body: chunked, by content length, or to the end.
+pub fn read_body(
+    reader: &mut impl BufRead,
+    head: &Response,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut body = Vec::new();
+    if head.header("transfer-encoding") == Some("chunked") {
+        while let Some(chunk) = read_chunk(reader)? {
+            body.extend_from_slice(&chunk);
+        }
+    } else if let Some(length) = head.header("content-length") {
+        body.resize(length.parse()?, 0);
+        reader.read_exact(&mut body)?;
+    } else {
+        reader.read_to_end(&mut body)?;
+    }
+    Ok(body)
+}
+
+/// Reads one chunk of a chunked body; `None` at the last chunk.
+pub fn read_chunk(
+    reader: &mut impl BufRead,
+) -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let size =
+        usize::from_str_radix(line.trim(), 16).map_err(|_| format!("bad chunk size {line:?}"))?;
+    let mut chunk = vec![0; size + 2];
+    reader.read_exact(&mut chunk)?;
+    chunk.truncate(size);
+    Ok((size > 0).then_some(chunk))
+}
+
+/// Polls `condition` every 20 ms until it holds or `limit` passes.
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
