@@ -4,6 +4,7 @@
 mod check;
 mod invoke;
 mod serve_contract;
+mod serve_h2c;
 mod serve_limits;
 mod server;
 mod support;
