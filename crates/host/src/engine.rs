@@ -48,7 +48,10 @@ fn base_config(config: &HostConfig) -> Config {
         .epoch_interruption(true)
         .consume_fuel(config.fuel.is_some())
         .max_wasm_stack(config.max_wasm_stack)
-        .memory_init_cow(true);
+        .memory_init_cow(true)
+        // The handler world is synchronous: without component-model concurrency every call
+        // takes wasmtime's direct path instead of its task machinery.
+        .concurrency_support(false);
     wasm
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use wasmtime::Engine;
 
@@ -13,7 +13,7 @@ use crate::component::{self, ComponentInfo};
 use crate::config::HostConfig;
 use crate::engine::{self, EpochTicker};
 use crate::error::{InvokeError, LoadError};
-use crate::events;
+use crate::events::{self, Event};
 use crate::invocation::{Completion, Deadline, Invocation, RunningInvocation};
 use crate::limits::MemoryBudget;
 use crate::pool::WorkerPool;
@@ -119,25 +119,9 @@ impl Host {
         invocation: Invocation,
         guard: G,
     ) -> RunningInvocation {
-        let config = &self.inner.config;
-        let cancel = self.inner.root.child_token();
-        let (sender, receiver) = events::channel(
-            config.event_buffer,
-            config.event_buffer_bytes,
-            cancel.clone(),
-        );
+        let (job, events) = self.job(invocation);
+        let cancel = job.cancel.clone();
         let (done, outcome) = oneshot::channel();
-        let deadline = Deadline::new(
-            Instant::now(),
-            invocation.timeout,
-            invocation.stream_timeout,
-        );
-        let job = run::Job {
-            invocation,
-            deadline,
-            events: sender,
-            cancel: cancel.clone(),
-        };
         let inner = self.inner.clone();
         self.inner.pool.spawn(async move {
             let result = run::run(&inner, job).await;
@@ -145,7 +129,7 @@ impl Host {
             let _ = done.send(result);
         });
         RunningInvocation {
-            events: receiver,
+            events,
             outcome,
             cancel,
         }
@@ -156,25 +140,24 @@ impl Host {
     /// not use it, since guest code would then run on its runtime.
     #[doc(hidden)]
     pub async fn invoke_here(&self, invocation: Invocation) -> Result<Completion, InvokeError> {
+        let (job, _) = self.job(invocation);
+        run::run(&self.inner, job).await
+    }
+
+    /// An invocation ready to run, and the caller's end of its event channel.
+    fn job(&self, invocation: Invocation) -> (run::Job, mpsc::Receiver<Event>) {
         let config = &self.inner.config;
-        let cancel = CancellationToken::new();
-        let (sender, _) = events::channel(
-            config.event_buffer,
-            config.event_buffer_bytes,
-            cancel.clone(),
-        );
-        let deadline = Deadline::new(
-            Instant::now(),
-            invocation.timeout,
-            invocation.stream_timeout,
-        );
+        let cancel = self.inner.root.child_token();
+        let (events, receiver) =
+            events::channel(config.event_buffer, config.event_buffer_bytes, cancel.clone());
+        let deadline = Deadline::new(Instant::now(), invocation.timeout, invocation.stream_timeout);
         let job = run::Job {
             invocation,
             deadline,
-            events: sender,
+            events,
             cancel,
         };
-        run::run(&self.inner, job).await
+        (job, receiver)
     }
 
     /// Runs `work` on the worker pool and returns its result: for work whose size a client

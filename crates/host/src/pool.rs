@@ -17,6 +17,7 @@ impl WorkerPool {
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("wasm-agent-worker")
+            .on_thread_start(lower_priority)
             .enable_all()
             .build()?;
         Ok(Self {
@@ -35,6 +36,20 @@ impl WorkerPool {
     }
 }
 
+/// Guest threads yield the CPU to everything else in the process: when spinning guests keep
+/// every core busy, the kernel still runs the control runtime (`/ping`, accepting connections)
+/// the moment it has work, instead of at the end of a guest's time slice.
+fn lower_priority() {
+    /// Niceness of the worker threads relative to the rest of the process.
+    const WORKER_NICENESS: libc::c_int = 10;
+    // SAFETY: setpriority only reads its integer arguments; on Linux, PRIO_PROCESS with id 0
+    // applies to the calling thread alone.
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS) };
+    if result != 0 {
+        tracing::debug!("cannot lower the worker thread's priority");
+    }
+}
+
 impl Drop for WorkerPool {
     fn drop(&mut self) {
         // A runtime may not be dropped from inside another runtime's async context, where the
@@ -42,5 +57,26 @@ impl Drop for WorkerPool {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guest threads run at a lower priority than the thread that created the pool.
+    #[test]
+    fn workers_run_at_lower_priority() -> Result<(), Box<dyn std::error::Error>> {
+        // SAFETY: getpriority only reads its integer arguments.
+        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let pool = WorkerPool::new(1)?;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        pool.spawn(async move {
+            // SAFETY: as above.
+            let _ = sender.send(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) });
+        });
+        let theirs = receiver.recv_timeout(std::time::Duration::from_secs(30))?;
+        assert!(theirs > ours, "worker niceness {theirs}, caller {ours}");
+        Ok(())
     }
 }
