@@ -148,9 +148,16 @@ impl Host {
     fn job(&self, invocation: Invocation) -> (run::Job, mpsc::Receiver<Event>) {
         let config = &self.inner.config;
         let cancel = self.inner.root.child_token();
-        let (events, receiver) =
-            events::channel(config.event_buffer, config.event_buffer_bytes, cancel.clone());
-        let deadline = Deadline::new(Instant::now(), invocation.timeout, invocation.stream_timeout);
+        let (events, receiver) = events::channel(
+            config.event_buffer,
+            config.event_buffer_bytes,
+            cancel.clone(),
+        );
+        let deadline = Deadline::new(
+            Instant::now(),
+            invocation.timeout,
+            invocation.stream_timeout,
+        );
         let job = run::Job {
             invocation,
             deadline,
