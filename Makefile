@@ -56,9 +56,11 @@ unit:
 serve: release guests
 	$(CARGO) run --release --locked --quiet -- serve $(HANDLER) --host 127.0.0.1 --port 8080
 
-## bench: micro-benchmarks (release build).
+## bench: micro-benchmarks (criterion), then /ping under full load against the Python SDK
+## (bench/ping/run.sh: installs wrk and a venv with bedrock-agentcore; writes bench/ping/results.md).
 bench: setup guests
-	$(CARGO) bench --locked -p wasm-agent-bench
+	$(CARGO) bench --locked -p wasm-agent-bench --bench invoke
+	bash bench/ping/run.sh
 
 clean:
 	$(CARGO) clean
