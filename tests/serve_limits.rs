@@ -124,71 +124,43 @@ fn full_server_refuses_then_recovers() -> TestResult {
 }
 
 /// `/ping` answers promptly while every instance runs a spinning guest and the queue is full
-/// of sleeping ones (a generous bound per ping; the real figures are in bench/).
+/// (a generous bound per ping; the real figures are in bench/), and again with sleeping guests.
 #[test]
 fn ping_stays_fast_under_full_load() -> TestResult {
     let _load = one_load_test_at_a_time();
-    let spinners = Server::start(
-        "spin",
-        &[
+    for (guest, payload) in [("spin", "{}"), ("sleep", r#"{"ms": 6000}"#)] {
+        let flags = [
             "--max-concurrency",
             "8",
             "--max-queue",
             "8",
             "--timeout",
             "8s",
-        ],
-    )?;
-    let mut clients = Vec::new();
-    for _ in 0..16 {
-        let mut stream = spinners.connect()?;
-        send(&mut stream, "POST", "/invocations", &[], b"{}")?;
-        clients.push(stream);
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        spinners.invoke("{}")?.status,
-        503,
-        "the server should be full"
-    );
-    for round in 0..40 {
-        let started = Instant::now();
-        let ping = spinners.request("GET", "/ping", &[], b"")?;
-        let took = started.elapsed();
-        assert_eq!(ping.status, 200);
-        assert!(
-            took < Duration::from_millis(500),
-            "ping {round} took {took:?}"
+        ];
+        let server = Server::start(guest, &flags)?;
+        let mut clients = Vec::new();
+        for _ in 0..16 {
+            let mut stream = server.connect()?;
+            send(&mut stream, "POST", "/invocations", &[], payload.as_bytes())?;
+            clients.push(stream);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            server.invoke(payload)?.status,
+            503,
+            "{guest}: the server should be full"
         );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    drop(clients);
-
-    let sleepers = Server::start(
-        "sleep",
-        &[
-            "--max-concurrency",
-            "8",
-            "--max-queue",
-            "8",
-            "--timeout",
-            "8s",
-        ],
-    )?;
-    let mut clients = Vec::new();
-    for _ in 0..16 {
-        let mut stream = sleepers.connect()?;
-        send(&mut stream, "POST", "/invocations", &[], br#"{"ms": 6000}"#)?;
-        clients.push(stream);
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    for round in 0..40 {
-        let started = Instant::now();
-        assert_eq!(sleepers.request("GET", "/ping", &[], b"")?.status, 200);
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "ping {round} under sleepers"
-        );
+        for round in 0..40 {
+            let started = Instant::now();
+            let ping = server.request("GET", "/ping", &[], b"")?;
+            let took = started.elapsed();
+            assert_eq!(ping.status, 200);
+            assert!(
+                took < Duration::from_millis(500),
+                "{guest}: ping {round} took {took:?}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
     Ok(())
 }
