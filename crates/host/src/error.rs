@@ -41,6 +41,10 @@ pub enum InvokeError {
     /// The guest asked for more linear memory than its limit.
     #[error("the handler ran out of memory (limit {} MiB)", .0 >> 20)]
     OutOfMemory(u64),
+    /// The guest needed memory within its own limit, but the process-wide budget for all
+    /// guests was in use by others: the server is busy, not the guest at fault.
+    #[error("the server's memory budget for all handlers ({} MiB) is in use; try again", .0 >> 20)]
+    MemoryBudget(u64),
     /// The guest overflowed its stack.
     #[error("the handler overflowed its stack ({0})")]
     StackOverflow(String),
@@ -78,6 +82,7 @@ impl InvokeError {
             Self::Timeout(_) => "Timeout",
             Self::FuelExhausted(_) => "FuelExhausted",
             Self::OutOfMemory(_) => "OutOfMemory",
+            Self::MemoryBudget(_) => "MemoryBudget",
             Self::StackOverflow(_) => "StackOverflow",
             Self::Trap(_) => "Trap",
             Self::Guest { .. } => "Guest",

@@ -400,6 +400,27 @@ mod tests {
         Ok(())
     }
 
+    /// A guest refused memory by the process-wide budget, not its own limit, is told so.
+    #[tokio::test]
+    async fn exhausted_budget_is_not_the_guests_fault() -> TestResult {
+        let config = HostConfig {
+            max_total_memory: Some(32 << 20),
+            ..HostConfig::default()
+        };
+        let host = Host::load_file(&guest("grow"), config)?;
+        let outcome = host
+            .invoke(invocation("{}", Duration::from_secs(60)))
+            .outcome()
+            .await;
+        assert_eq!(outcome, Err(InvokeError::MemoryBudget(32 << 20)));
+        assert_eq!(
+            host.memory_in_use(),
+            Some(0),
+            "the instance gave its share back"
+        );
+        Ok(())
+    }
+
     /// `inspect` describes a non-handler instead of failing outright.
     #[test]
     fn inspect_reports_a_non_handler() -> TestResult {

@@ -51,8 +51,17 @@ impl MemoryBudget {
 pub struct MemoryLimiter {
     limit: u64,
     used: u64,
-    denied: bool,
+    denied: Option<Denial>,
     budget: Option<Arc<MemoryBudget>>,
+}
+
+/// Which limit refused a growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// The instance's own limit.
+    Instance,
+    /// The process-wide budget, of this many bytes, held by all instances together.
+    Budget(u64),
 }
 
 impl MemoryLimiter {
@@ -61,7 +70,7 @@ impl MemoryLimiter {
         Self {
             limit,
             used: 0,
-            denied: false,
+            denied: None,
             budget,
         }
     }
@@ -71,9 +80,10 @@ impl MemoryLimiter {
         self.limit
     }
 
-    /// Whether a growth was denied: Rust's allocator aborts with `unreachable` when it is, so the
-    /// trap alone does not say it was memory.
-    pub fn was_denied(&self) -> bool {
+    /// The first growth this limiter refused, and which limit refused it: Rust's allocator
+    /// aborts with `unreachable` when a growth is refused, so the trap alone does not say it
+    /// was memory.
+    pub fn denial(&self) -> Option<Denial> {
         self.denied
     }
 }
@@ -86,18 +96,21 @@ impl ResourceLimiter for MemoryLimiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let growth = desired.saturating_sub(current) as u64;
-        let allowed = self.used.saturating_add(growth) <= self.limit
-            && maximum.is_none_or(|max| desired <= max)
-            && self
-                .budget
-                .as_ref()
-                .is_none_or(|budget| budget.take(growth));
-        if allowed {
-            self.used += growth;
+        let denial = if self.used.saturating_add(growth) > self.limit
+            || maximum.is_some_and(|max| desired > max)
+        {
+            Some(Denial::Instance)
         } else {
-            self.denied = true;
+            match &self.budget {
+                Some(budget) if !budget.take(growth) => Some(Denial::Budget(budget.limit)),
+                _ => None,
+            }
+        };
+        match denial {
+            None => self.used += growth,
+            Some(_) => self.denied = self.denied.or(denial),
         }
-        Ok(allowed)
+        Ok(denial.is_none())
     }
 
     fn table_growing(
@@ -130,7 +143,7 @@ mod tests {
         let mut b = MemoryLimiter::new(80, Some(budget.clone()));
         assert!(a.memory_growing(0, 60, None)?);
         assert!(!b.memory_growing(0, 60, None)?, "over the shared budget");
-        assert!(b.was_denied());
+        assert_eq!(b.denial(), Some(Denial::Budget(100)));
         assert_eq!(budget.in_use(), 60);
         drop(a);
         assert_eq!(budget.in_use(), 0);
@@ -144,9 +157,9 @@ mod tests {
         let mut limiter = MemoryLimiter::new(100, None);
         assert!(limiter.memory_growing(0, 60, None)?);
         assert!(limiter.memory_growing(0, 40, None)?);
-        assert!(!limiter.was_denied());
+        assert_eq!(limiter.denial(), None);
         assert!(!limiter.memory_growing(40, 41, None)?);
-        assert!(limiter.was_denied());
+        assert_eq!(limiter.denial(), Some(Denial::Instance));
         Ok(())
     }
 }

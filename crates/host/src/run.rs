@@ -15,6 +15,7 @@ use crate::events::EventSender;
 use crate::host::Inner;
 use crate::invocation::{Completion, Deadline, Invocation, ReplyHead};
 use crate::json;
+use crate::limits::Denial;
 use crate::state::{InvocationState, StateParts};
 
 /// Rust's shadow stack starts at the bottom of linear memory and grows down, so overflowing it
@@ -239,8 +240,10 @@ fn classify_error(
         }
         _ => {}
     }
-    if state.limiter.was_denied() {
-        return InvokeError::OutOfMemory(state.limiter.limit());
+    match state.limiter.denial() {
+        Some(Denial::Instance) => return InvokeError::OutOfMemory(state.limiter.limit()),
+        Some(Denial::Budget(budget)) => return InvokeError::MemoryBudget(budget),
+        None => {}
     }
     if trap == Some(Trap::MemoryOutOfBounds) && is_shadow_stack_overflow(error) {
         return InvokeError::StackOverflow("its shadow stack in linear memory".into());

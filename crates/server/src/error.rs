@@ -85,7 +85,8 @@ impl IntoResponse for ApiError {
             .into_response();
         let headers = response.headers_mut();
         match &self {
-            Self::Busy | Self::Invocation(InvokeError::Capacity(_)) => {
+            Self::Busy
+            | Self::Invocation(InvokeError::Capacity(_) | InvokeError::MemoryBudget(_)) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
             Self::MethodNotAllowed(allow) => {
@@ -131,6 +132,11 @@ mod tests {
                 r#"{"error":"teapot"}"#,
             ),
             (ApiError::Busy, 503, r#"{"error":"the server is busy"}"#),
+            (
+                ApiError::Invocation(InvokeError::MemoryBudget(1 << 30)),
+                503,
+                r#"{"error":"the server's memory budget for all handlers (1024 MiB) is in use; try again"}"#,
+            ),
         ];
         for (error, status, body) in cases {
             assert_eq!(error.status().as_u16(), status, "{error:?}");
