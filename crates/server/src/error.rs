@@ -45,7 +45,8 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Busy | Self::Invocation(InvokeError::Capacity(_)) => {
+            Self::Busy
+            | Self::Invocation(InvokeError::Capacity(_) | InvokeError::MemoryBudget(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::NotFound => StatusCode::NOT_FOUND,
