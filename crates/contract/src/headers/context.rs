@@ -1,8 +1,5 @@
 //! The request context: what a handler learns about its request from the headers.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-
 use super::{
     AUTHORIZATION, IDENTITY_WAT, OAUTH2_CALLBACK_URL, REQUEST_ID, SESSION_ID,
     WORKLOAD_ACCESS_TOKEN, is_forwardable_lowercase,
@@ -43,7 +40,6 @@ pub fn request_context<'a>(
     let mut access_token = None;
     let mut request_id = None;
     let mut callback_url = None;
-    let mut positions: HashMap<String, usize> = HashMap::new();
 
     for (name, raw_value) in headers {
         let value = String::from_utf8_lossy(raw_value).into_owned();
@@ -75,12 +71,10 @@ pub fn request_context<'a>(
         } else {
             continue;
         };
-        match positions.entry(key) {
-            Entry::Occupied(entry) => context.headers[*entry.get()].1 = value,
-            Entry::Vacant(entry) => {
-                context.headers.push((entry.key().clone(), value));
-                entry.insert(context.headers.len() - 1);
-            }
+        // A request forwards a handful of headers: a linear scan beats hashing them.
+        match context.headers.iter_mut().find(|(name, _)| *name == key) {
+            Some(entry) => entry.1 = value,
+            None => context.headers.push((key, value)),
         }
     }
 
