@@ -7,7 +7,12 @@ CARGO        ?= cargo
 GUEST_TARGET := wasm32-wasip2
 GUEST_DIR    := guest-examples
 GUEST_OUT    := $(GUEST_DIR)/dist
-GUESTS       := agent echo stream fail respond spin sleep grow deep trap flood not-a-handler
+# Guests that enable an SDK feature (an optional export) are built one cargo run each: cargo
+# unifies features across one build, which would give every guest every export.
+GUESTS_PLAIN := agent echo stream fail respond spin sleep grow deep trap flood not-a-handler chat status
+GUESTS_FEATURED := background ws-echo
+GUESTS       := $(GUESTS_PLAIN) $(GUESTS_FEATURED)
+GUEST_SOLO   := $(foreach guest,$(GUESTS_FEATURED),--exclude $(guest))
 GUEST_BUILD  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/$(GUEST_DIR)/target)/$(GUEST_TARGET)/release
 HANDLER      ?= $(GUEST_OUT)/agent.wasm
 
@@ -23,9 +28,12 @@ setup:
 
 ## guests: build the example handlers into guest-examples/dist/NAME.wasm.
 guests: setup
-	cd $(GUEST_DIR) && $(CARGO) build --release --locked
+	cd $(GUEST_DIR) && $(CARGO) build --release --locked --workspace $(GUEST_SOLO)
+	@for guest in $(GUESTS_FEATURED); do \
+		(cd $(GUEST_DIR) && $(CARGO) build --release --locked -p $$guest) || exit 1; done
 	@mkdir -p $(GUEST_OUT)
-	@for guest in $(GUESTS); do cp $(GUEST_BUILD)/$$guest.wasm $(GUEST_OUT)/$$guest.wasm; done
+	@for guest in $(GUESTS); do \
+		cp $(GUEST_BUILD)/$$(echo $$guest | tr - _).wasm $(GUEST_OUT)/$$guest.wasm; done
 	@echo "guests in $(GUEST_OUT): $(GUESTS)"
 
 build: setup
@@ -47,7 +55,9 @@ fmt-check:
 
 lint:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	cd $(GUEST_DIR) && $(CARGO) clippy --locked --release -- -D warnings
+	cd $(GUEST_DIR) && $(CARGO) clippy --locked --release --workspace $(GUEST_SOLO) -- -D warnings
+	@for guest in $(GUESTS_FEATURED); do \
+		(cd $(GUEST_DIR) && $(CARGO) clippy --locked --release -p $$guest -- -D warnings) || exit 1; done
 
 unit:
 	$(CARGO) test --locked --workspace

@@ -141,8 +141,59 @@ pub struct ServeArgs {
     #[arg(long, env = "WASM_AGENT_WORKERS", default_value_t = 0)]
     pub workers: usize,
 
+    /// Which instance an invocation runs in: `session` keeps one instance per session id
+    /// between its invocations (its memory persists; invocations without a session id get a
+    /// fresh one); `request` gives every invocation a fresh instance.
+    #[arg(long, env = "WASM_AGENT_INSTANCE_SCOPE", value_enum, default_value_t = Scope::Session)]
+    pub instance_scope: Scope,
+
+    /// Session instances kept at once; past it the least recently used idle one is dropped.
+    #[arg(long, env = "WASM_AGENT_MAX_SESSIONS", default_value_t = 1024)]
+    pub max_sessions: u32,
+
+    /// A session's instance is dropped after this long without invocations.
+    #[arg(long, env = "WASM_AGENT_SESSION_IDLE_TIMEOUT", value_parser = parse_duration,
+          default_value = "15m")]
+    pub session_idle_timeout: Duration,
+
+    /// A session's instance is dropped this long after it was created.
+    #[arg(long, env = "WASM_AGENT_SESSION_MAX_LIFETIME", value_parser = parse_duration,
+          default_value = "8h")]
+    pub session_max_lifetime: Duration,
+
+    /// Invocations of one session that may wait while another runs; past it, 503.
+    #[arg(long, env = "WASM_AGENT_SESSION_QUEUE", default_value_t = 16)]
+    pub session_queue: usize,
+
+    /// Background runs (work a handler scheduled) at once; past it, scheduling fails.
+    #[arg(long, env = "WASM_AGENT_MAX_BACKGROUND", default_value_t = 64)]
+    pub max_background: u32,
+
+    /// How long one background run may take (AgentCore's limit for an asynchronous job).
+    #[arg(long, env = "WASM_AGENT_TASK_TIMEOUT", value_parser = parse_duration,
+          default_value = "8h")]
+    pub task_timeout: Duration,
+
+    /// WebSocket connections served at once; past it, the handshake gets 503.
+    #[arg(long, env = "WASM_AGENT_MAX_WEBSOCKETS", default_value_t = 64)]
+    pub max_websockets: u32,
+
+    /// Answer the SDK's debug actions: a payload object with `_agent_core_app_action` set to
+    /// `ping_status`, `job_status`, `force_healthy`, `force_busy` or `clear_forced_status`.
+    #[arg(long, env = "WASM_AGENT_DEBUG")]
+    pub debug: bool,
+
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// `--instance-scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scope {
+    /// One instance per session id, kept between its invocations.
+    Session,
+    /// A fresh instance for every invocation.
+    Request,
 }
 
 #[derive(Debug, Args)]

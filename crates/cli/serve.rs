@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use wasm_agent_host::{Host, HostConfig};
+use wasm_agent_host::{Host, HostConfig, InstanceScope, LoadError};
 use wasm_agent_server::{AppState, ServerConfig, router, serve};
 
-use crate::args::ServeArgs;
+use crate::args::{Scope, ServeArgs};
 use crate::{EXIT_COMPONENT, EXIT_CONFIG};
 
 /// Threads of the control runtime, which accepts connections and answers `/ping`. It runs no
@@ -16,6 +16,9 @@ use crate::{EXIT_COMPONENT, EXIT_CONFIG};
 const CONTROL_THREADS: usize = 2;
 /// Invocations beyond this would need more instance slots than address space allows.
 const MAX_CONCURRENCY: usize = 16_384;
+/// Bounds on the other slot counts: a typo, not a configuration. Whether the pool they add up
+/// to fits in the address space is checked when it is reserved.
+const MAX_SLOTS: u32 = 1_000_000;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (host_config, server_config) = match configure(&args) {
@@ -27,6 +30,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let host = match Host::load_file(&args.handler, host_config) {
         Ok(host) => host,
+        Err(error @ LoadError::Pool(_)) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
         Err(error) => {
             eprintln!("error: {}: {error}", args.handler.display());
             return Ok(ExitCode::from(EXIT_COMPONENT));
@@ -57,6 +64,15 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
     if args.max_concurrency == 0 || args.max_concurrency > MAX_CONCURRENCY {
         return Err(format!("--max-concurrency must be 1 to {MAX_CONCURRENCY}"));
     }
+    for (flag, value) in [
+        ("--max-sessions", args.max_sessions),
+        ("--max-background", args.max_background),
+        ("--max-websockets", args.max_websockets),
+    ] {
+        if value == 0 || value > MAX_SLOTS {
+            return Err(format!("{flag} must be 1 to {MAX_SLOTS}"));
+        }
+    }
     let max_total_memory = args.max_total_memory.or_else(default_total_memory);
     if let Some(total) = max_total_memory
         && total < args.limits.max_memory
@@ -74,6 +90,17 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
             .map_err(|_| "--max-concurrency is too large")?,
         cancel_grace: args.cancel_grace,
         max_total_memory,
+        scope: match args.instance_scope {
+            Scope::Session => InstanceScope::Session,
+            Scope::Request => InstanceScope::Request,
+        },
+        max_sessions: args.max_sessions,
+        session_idle_timeout: args.session_idle_timeout,
+        session_max_lifetime: args.session_max_lifetime,
+        session_queue: args.session_queue,
+        max_background: args.max_background,
+        task_timeout: args.task_timeout,
+        max_websockets: args.max_websockets,
         ..args.limits.host_config()
     };
     let server = ServerConfig {
@@ -83,6 +110,7 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
         max_concurrency: args.max_concurrency,
         max_queue: args.max_queue,
         shutdown_grace: args.shutdown_grace,
+        debug: args.debug,
     };
     Ok((host, server))
 }

@@ -10,6 +10,7 @@
 //! - [`ping`]: the `/ping` body and the [`PingClock`] that decides `time_of_last_update`.
 
 pub mod body;
+pub mod debug;
 pub mod headers;
 pub mod ping;
 pub mod sse;

@@ -1,15 +1,28 @@
 //! Loading a component, checking it against the `wasm-agent:handler` world, and describing it.
 
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
-use crate::bindings::{Handler, HandlerPre};
+use crate::bindings::{BackgroundIndices, Handler, HandlerIndices, WebsocketIndices, add_socket};
 use crate::error::LoadError;
 use crate::state::InvocationState;
 
-/// The optional capabilities the host knows, each an exported interface a component may have.
-/// None are defined by the first version of the world; the host reports those it finds.
-const OPTIONAL_EXPORTS: &[(&str, &str)] = &[];
+/// The exported interface of background work.
+const BACKGROUND: &str = "wasm-agent:handler/background@0.1.0";
+/// The exported interface of a WebSocket handler.
+const WEBSOCKET: &str = "wasm-agent:handler/websocket@0.1.0";
+/// The optional capabilities the host knows, each an exported interface a component may have,
+/// with the name `check` reports it by.
+const OPTIONAL_EXPORTS: &[(&str, &str)] = &[(BACKGROUND, "background"), (WEBSOCKET, "websocket")];
+
+/// A handler checked and linked once, ready to instantiate many times, with the optional
+/// exports it has.
+pub struct Prepared {
+    pub pre: InstancePre<InvocationState>,
+    pub handler: HandlerIndices,
+    pub background: Option<BackgroundIndices>,
+    pub websocket: Option<WebsocketIndices>,
+}
 
 /// What a component exports and imports, and which optional capabilities it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +35,28 @@ pub struct ComponentInfo {
     pub features: Vec<String>,
 }
 
+impl ComponentInfo {
+    /// Whether the component has the optional capability `feature`.
+    pub fn has(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+}
+
 /// Compiles a component.
 pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
     Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))
+}
+
+/// Moves a component compiled by one engine into another with the same code generation (the
+/// serving engine, whose pool is sized once the component's needs are known).
+pub fn transfer(component: &Component, engine: &Engine) -> Result<Component, LoadError> {
+    let bytes = component
+        .serialize()
+        .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+    // SAFETY: the bytes were produced just now, in this process, by wasmtime itself from a
+    // component it compiled; they are neither stored nor read from elsewhere.
+    unsafe { Component::deserialize(engine, &bytes) }
+        .map_err(|e| LoadError::Engine(format!("{e:#}")))
 }
 
 /// Describes a compiled component.
@@ -57,6 +89,7 @@ pub fn linker(engine: &Engine) -> Result<Linker<InvocationState>, LoadError> {
     let link = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
     Handler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
+    add_socket::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
     Ok(linker)
 }
 
@@ -65,7 +98,7 @@ pub fn prepare(
     engine: &Engine,
     linker: &Linker<InvocationState>,
     component: &Component,
-) -> Result<HandlerPre<InvocationState>, LoadError> {
+) -> Result<Prepared, LoadError> {
     if component.get_export_index(None, "invoke").is_none() {
         let info = describe(engine, component);
         let exports = if info.exports.is_empty() {
@@ -80,9 +113,25 @@ pub fn prepare(
     let pre = linker
         .instantiate_pre(component)
         .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-    HandlerPre::new(pre).map_err(|e| {
+    let optional = |name: &str| component.get_export_index(None, name).is_some();
+    let wrong_type = |what: &str, e: wasmtime::Error| {
         LoadError::NotAHandler(format!(
-            "its export `invoke` does not have the type wasm-agent:handler@0.1.0 expects: {e:#}"
+            "its export `{what}` does not have the type wasm-agent:handler@0.1.0 expects: {e:#}"
         ))
+    };
+    let background = optional(BACKGROUND)
+        .then(|| BackgroundIndices::new(&pre))
+        .transpose()
+        .map_err(|e| wrong_type(BACKGROUND, e))?;
+    let websocket = optional(WEBSOCKET)
+        .then(|| WebsocketIndices::new(&pre))
+        .transpose()
+        .map_err(|e| wrong_type(WEBSOCKET, e))?;
+    let handler = HandlerIndices::new(&pre).map_err(|e| wrong_type("invoke", e))?;
+    Ok(Prepared {
+        pre,
+        handler,
+        background,
+        websocket,
     })
 }

@@ -24,14 +24,58 @@ pub const DEFAULT_EVENT_BUFFER_BYTES: usize = 4 << 20;
 pub const DEFAULT_GUEST_LOG_BYTES: usize = 64 << 10;
 /// How long a cancelled invocation may take to notice and return before it is cut off.
 pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(2);
+/// Session instances kept at once; past it the least recently used idle one is dropped.
+pub const DEFAULT_MAX_SESSIONS: u32 = 1024;
+/// A session's instance is dropped after this long without invocations: AgentCore's idle
+/// session timeout.
+pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// A session's instance is dropped this long after it was created: AgentCore's maximum
+/// session lifetime.
+pub const DEFAULT_SESSION_MAX_LIFETIME: Duration = Duration::from_secs(8 * 60 * 60);
+/// Invocations of one session that may wait while another of it runs; past it, 503.
+pub const DEFAULT_SESSION_QUEUE: usize = 16;
+/// Background runs scheduled or running at once; past it, scheduling fails.
+pub const DEFAULT_MAX_BACKGROUND: u32 = 64;
+/// The deadline of one background run: AgentCore's limit for an asynchronous job.
+pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(8 * 60 * 60);
+/// WebSocket connections served at once.
+pub const DEFAULT_MAX_WEBSOCKETS: u32 = 64;
+
+/// Which instance an invocation runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InstanceScope {
+    /// An invocation with a session id runs in its session's instance, kept between
+    /// invocations; one without gets a fresh instance.
+    #[default]
+    Session,
+    /// Every invocation gets a fresh instance.
+    Request,
+}
 
 /// Everything the host needs to know before it loads a component.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
     /// Threads of the worker pool that runs guest code; 0 means one per core.
     pub workers: usize,
-    /// Instances that may exist at once (the pooling allocator's slots).
+    /// Invocations that may run at once in fresh instances (one pool slot each); sessions,
+    /// background runs and WebSockets have slots of their own on top.
     pub instance_slots: u32,
+    /// Whether invocations with a session id share their session's instance.
+    pub scope: InstanceScope,
+    /// Session instances kept at once.
+    pub max_sessions: u32,
+    /// Time without invocations after which a session's instance is dropped.
+    pub session_idle_timeout: Duration,
+    /// Time after its creation when a session's instance is dropped.
+    pub session_max_lifetime: Duration,
+    /// Invocations of one session that may wait for it.
+    pub session_queue: usize,
+    /// Background runs scheduled or running at once.
+    pub max_background: u32,
+    /// The deadline of one background run.
+    pub task_timeout: Duration,
+    /// WebSocket connections served at once.
+    pub max_websockets: u32,
     /// Linear memory one instance may use, in bytes.
     pub max_memory: u64,
     /// Fuel for one invocation; `None` compiles without fuel metering.
@@ -58,6 +102,14 @@ impl Default for HostConfig {
         Self {
             workers: 0,
             instance_slots: DEFAULT_INSTANCE_SLOTS,
+            scope: InstanceScope::default(),
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
+            session_max_lifetime: DEFAULT_SESSION_MAX_LIFETIME,
+            session_queue: DEFAULT_SESSION_QUEUE,
+            max_background: DEFAULT_MAX_BACKGROUND,
+            task_timeout: DEFAULT_TASK_TIMEOUT,
+            max_websockets: DEFAULT_MAX_WEBSOCKETS,
             max_memory: DEFAULT_MAX_MEMORY,
             fuel: None,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,

@@ -4,42 +4,100 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::config::HostConfig;
 use crate::error::LoadError;
 
-/// Core instances per component instance the pool provides. A Rust wasip2 component uses three;
-/// interpreters linked from several modules use more, and an idle core-instance slot costs only
-/// a little bookkeeping.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
-/// Linear memories per component instance (the guest's own, plus an adapter's).
-const MEMORIES_PER_COMPONENT: u32 = 2;
-/// Tables per component instance.
-const TABLES_PER_COMPONENT: u32 = 4;
-/// Elements per table: interpreters keep every function they may call indirectly in one.
-const TABLE_ELEMENTS: usize = 64 << 10;
+/// Pool sizes used when a component cannot say what one instance of it needs (one that embeds
+/// core modules to instantiate itself): ample for an interpreter linked from several modules.
+const FALLBACK_PER_INSTANCE: PerInstance = PerInstance {
+    core_instances: 16,
+    memories: 2,
+    tables: 4,
+    table_elements: 0,
+};
+/// Elements a table may grow to: interpreters keep every function they may call indirectly in
+/// one.
+const MIN_TABLE_ELEMENTS: usize = 64 << 10;
+/// Address space one linear-memory slot reserves on a 64-bit host: 4 GiB plus guard regions.
+/// Only used to explain a pool that cannot be had.
+const SLOT_RESERVATION: u64 = (4 << 30) + (64 << 20);
 
-/// Builds the engine: pooling allocator with copy-on-write images, epoch interruption, and fuel
-/// metering only when a fuel budget is configured (it slows guest code by up to 2–3×).
-pub fn build(config: &HostConfig) -> Result<Engine, LoadError> {
-    let mut wasm = base_config(config);
-    wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(config)));
-    match Engine::new(&wasm) {
-        Ok(engine) => Ok(engine),
-        Err(error) => {
-            // Too little address space (a ulimit, a 32-bit host) for the pool's reservations:
-            // on-demand allocation still works, only slower to instantiate.
-            tracing::warn!(
-                %error,
-                slots = config.instance_slots,
-                "cannot reserve the instance pool; falling back to on-demand allocation"
-            );
-            let mut wasm = base_config(config);
-            wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
-            Engine::new(&wasm).map_err(|e| LoadError::Engine(format!("{e:#}")))
+/// What one instance of a component takes from the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerInstance {
+    pub core_instances: u32,
+    pub memories: u32,
+    pub tables: u32,
+    pub table_elements: usize,
+}
+
+impl PerInstance {
+    /// What one instance of `component` (compiled from `bytes`) uses.
+    pub fn of(component: &Component, bytes: &[u8]) -> Self {
+        let Some(needs) = component.resources_required() else {
+            return FALLBACK_PER_INSTANCE;
+        };
+        Self {
+            core_instances: core_instances(bytes).max(1),
+            memories: needs.num_memories.max(1),
+            tables: needs.num_tables.max(1),
+            table_elements: usize::try_from(needs.max_initial_table_size.unwrap_or(0))
+                .unwrap_or(usize::MAX),
         }
     }
+}
+
+/// Core modules a component instantiates (wasmtime reports its memories and tables, not these):
+/// a Rust wasip2 component instantiates three, its own module and two small shims.
+fn core_instances(bytes: &[u8]) -> u32 {
+    let mut count = 0u32;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let Ok(wasmparser::Payload::InstanceSection(section)) = payload {
+            count += section
+                .into_iter()
+                .filter(|i| matches!(i, Ok(wasmparser::Instance::Instantiate { .. })))
+                .count() as u32;
+        }
+    }
+    count
+}
+
+/// The engine that compiles components: the same code generation as the serving engine, without
+/// reserving an instance pool, whose size depends on what the component turns out to need.
+pub fn compiler(config: &HostConfig) -> Result<Engine, LoadError> {
+    let mut wasm = base_config(config);
+    wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    Engine::new(&wasm).map_err(|e| LoadError::Engine(format!("{e:#}")))
+}
+
+/// Builds the serving engine: a pooling allocator with copy-on-write images and room for `slots`
+/// instances of `per_instance`, epoch interruption, and fuel metering only when a fuel budget is
+/// configured (it slows guest code by up to 2–3×). A pool the address space cannot hold is a
+/// configuration error, found now rather than at the thousandth session.
+pub fn build(
+    config: &HostConfig,
+    slots: u32,
+    per_instance: PerInstance,
+) -> Result<Engine, LoadError> {
+    let mut wasm = base_config(config);
+    wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
+        config,
+        slots,
+        per_instance,
+    )));
+    Engine::new(&wasm).map_err(|error| {
+        let memories = u64::from(slots) * u64::from(per_instance.memories);
+        LoadError::Pool(format!(
+            "cannot reserve the instance pool: {slots} instances of {} linear memories each need \
+             about {} GiB of address space ({error:#}); lower --max-sessions, \
+             --max-concurrency, --max-background or --max-websockets",
+            per_instance.memories,
+            memories * SLOT_RESERVATION >> 30,
+        ))
+    })
 }
 
 fn base_config(config: &HostConfig) -> Config {
@@ -55,17 +113,17 @@ fn base_config(config: &HostConfig) -> Config {
     wasm
 }
 
-fn pooling(config: &HostConfig) -> PoolingAllocationConfig {
-    let slots = config.instance_slots.max(1);
+fn pooling(config: &HostConfig, slots: u32, per: PerInstance) -> PoolingAllocationConfig {
+    let slots = slots.max(1);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
-        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
-        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
-        .total_memories(slots.saturating_mul(MEMORIES_PER_COMPONENT))
-        .max_memories_per_component(MEMORIES_PER_COMPONENT)
-        .total_tables(slots.saturating_mul(TABLES_PER_COMPONENT))
-        .max_tables_per_component(TABLES_PER_COMPONENT)
-        .table_elements(TABLE_ELEMENTS)
+        .total_core_instances(slots.saturating_mul(per.core_instances))
+        .max_core_instances_per_component(per.core_instances)
+        .total_memories(slots.saturating_mul(per.memories))
+        .max_memories_per_component(per.memories)
+        .total_tables(slots.saturating_mul(per.tables))
+        .max_tables_per_component(per.tables)
+        .table_elements(per.table_elements.max(MIN_TABLE_ELEMENTS))
         .total_stacks(slots)
         .max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX));
     pool
@@ -123,22 +181,24 @@ mod tests {
         Ok(())
     }
 
-    /// A pool far larger than any address space cannot be reserved, and the engine falls back.
+    /// A pool far larger than any address space is a clear error naming the flags to lower.
     #[test]
-    fn impossible_pool_falls_back_to_on_demand() -> Result<(), LoadError> {
-        let config = HostConfig {
-            instance_slots: 10_000_000,
-            ..HostConfig::default()
-        };
-        let engine = build(&config)?;
-        assert!(engine.pooling_allocator_metrics().is_none());
-        Ok(())
+    fn impossible_pool_is_a_clear_error() {
+        let error = build(&HostConfig::default(), 10_000_000, FALLBACK_PER_INSTANCE)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("--max-sessions")),
+            "{error:?}"
+        );
     }
 
-    /// The default configuration gets the pooling allocator.
+    /// A pool that fits gets the pooling allocator.
     #[test]
     fn default_config_pools() -> Result<(), LoadError> {
-        let engine = build(&HostConfig::default())?;
+        let engine = build(&HostConfig::default(), 64, FALLBACK_PER_INSTANCE)?;
         assert!(engine.pooling_allocator_metrics().is_some());
         Ok(())
     }

@@ -27,6 +27,9 @@ pub enum LoadError {
     /// The engine or worker pool could not be set up.
     #[error("cannot set up the runtime: {0}")]
     Engine(String),
+    /// The instance pool the configuration asks for cannot be reserved: a configuration error.
+    #[error("{0}")]
+    Pool(String),
 }
 
 /// Why an invocation failed. Each variant is one cause, decided in one place (`run::classify`).
@@ -70,6 +73,9 @@ pub enum InvokeError {
     /// No instance slot was free.
     #[error("no instance slot is free: {0}")]
     Capacity(String),
+    /// The invocation's session already has as many invocations waiting as it may.
+    #[error("session is busy: {0} invocations are already waiting for it; try again")]
+    SessionBusy(usize),
     /// The host itself failed (a bug, or a resource of the machine).
     #[error("internal error: {0}")]
     Internal(String),
@@ -89,6 +95,7 @@ impl InvokeError {
             Self::InvalidOutput(_) => "InvalidOutput",
             Self::Cancelled => "Cancelled",
             Self::Capacity(_) => "Capacity",
+            Self::SessionBusy(_) => "SessionBusy",
             Self::Internal(_) => "Internal",
         }
     }

@@ -1,25 +1,29 @@
-//! [`Host`]: a loaded handler, its engine and its worker pool.
+//! [`Host`]: a loaded handler, its engine, its worker pool and its sessions.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_util::sync::{CancellationToken, DropGuard};
 use wasmtime::Engine;
 
-use crate::bindings::HandlerPre;
-use crate::component::{self, ComponentInfo};
-use crate::config::HostConfig;
-use crate::engine::{self, EpochTicker};
+use crate::component::{self, ComponentInfo, Prepared};
+use crate::config::{HostConfig, InstanceScope};
+use crate::engine::{self, EpochTicker, PerInstance};
 use crate::error::{InvokeError, LoadError};
 use crate::events::{self, Event};
-use crate::invocation::{Completion, Deadline, Invocation, RunningInvocation};
-use crate::limits::MemoryBudget;
+use crate::invocation::{Completion, Context, Deadline, Invocation, RunningInvocation};
+use crate::jobs::{self, Job};
 use crate::pool::WorkerPool;
-use crate::run;
-use crate::state::InvocationState;
+use crate::sessions::Sessions;
+use crate::shared::{GuestStatus, Shared};
+use crate::socket::{self, RunningSocket};
 use crate::tasks::AsyncTasks;
+
+/// The optional capability names `check` reports.
+const BACKGROUND: &str = "background";
+const WEBSOCKET: &str = "websocket";
 
 /// A handler component loaded and linked, ready to run invocations. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -29,21 +33,22 @@ pub struct Host {
 
 pub(crate) struct Inner {
     pub engine: Engine,
-    pub pre: HandlerPre<InvocationState>,
-    pub config: HostConfig,
-    pub tasks: Arc<AsyncTasks>,
+    pub prepared: Prepared,
+    pub shared: Arc<Shared>,
+    pub sessions: Arc<Sessions>,
     pub info: ComponentInfo,
-    pub memory: Option<Arc<MemoryBudget>>,
     // Every invocation's cancellation is a child of this one, so the host can stop them all.
-    root: CancellationToken,
-    pool: WorkerPool,
+    pub root: CancellationToken,
+    pub pool: WorkerPool,
+    websockets: Arc<Semaphore>,
+    _reaper: DropGuard,
     _ticker: EpochTicker,
 }
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inner")
-            .field("config", &self.config)
+            .field("config", &self.shared.config)
             .field("info", &self.info)
             .finish_non_exhaustive()
     }
@@ -64,33 +69,46 @@ impl Host {
         Self::load(&read(path)?, config)
     }
 
-    /// Compiles, checks and links a component, and starts the worker pool.
+    /// Compiles, checks and links a component, sizes and reserves the instance pool for it,
+    /// and starts the worker pool.
     pub fn load(bytes: &[u8], config: HostConfig) -> Result<Self, LoadError> {
         let started = Instant::now();
-        let engine = engine::build(&config)?;
-        let component = component::compile(&engine, bytes)?;
-        let linker = component::linker(&engine)?;
-        let pre = component::prepare(&engine, &linker, &component)?;
-        let info = component::describe(&engine, &component);
-        let memory = config.max_total_memory.map(MemoryBudget::new);
+        let compiler = engine::compiler(&config)?;
+        let compiled = component::compile(&compiler, bytes)?;
+        component::prepare(&compiler, &component::linker(&compiler)?, &compiled)?;
+        let info = component::describe(&compiler, &compiled);
+        let per_instance = PerInstance::of(&compiled, bytes);
+        let slots = pool_slots(&config, &info);
+        let engine = engine::build(&config, slots, per_instance)?;
+        let component = component::transfer(&compiled, &engine)?;
+        let prepared = component::prepare(&engine, &component::linker(&engine)?, &component)?;
+        let shared = Arc::new(Shared::new(config.clone(), info.has(BACKGROUND)));
+        let sessions = Arc::new(Sessions::new(&config));
         let setup = |e: std::io::Error| LoadError::Engine(e.to_string());
         let pool = WorkerPool::new(config.worker_threads()).map_err(setup)?;
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick).map_err(setup)?;
+        let reaper = CancellationToken::new();
+        pool.spawn(reap(sessions.clone(), reaper.clone()));
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             bytes = bytes.len(),
+            slots,
+            core_instances_each = per_instance.core_instances,
+            memories_each = per_instance.memories,
+            features = ?info.features,
             "component loaded"
         );
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
-                pre,
-                config,
-                tasks: AsyncTasks::new(),
+                prepared,
+                shared,
+                sessions,
                 info,
-                memory,
                 root: CancellationToken::new(),
                 pool,
+                websockets: Arc::new(Semaphore::new(config.max_websockets as usize)),
+                _reaper: reaper.drop_guard(),
                 _ticker: ticker,
             }),
         })
@@ -99,7 +117,7 @@ impl Host {
     /// Compiles a component and reports what it holds and whether it is a handler, without
     /// starting anything.
     pub fn inspect(bytes: &[u8], config: &HostConfig) -> Result<Inspection, LoadError> {
-        let engine = engine::build(config)?;
+        let engine = engine::compiler(config)?;
         let component = component::compile(&engine, bytes)?;
         let info = component::describe(&engine, &component);
         let linker = component::linker(&engine)?;
@@ -107,13 +125,14 @@ impl Host {
         Ok(Inspection { info, verdict })
     }
 
-    /// Starts an invocation on the worker pool in a fresh instance.
+    /// Starts an invocation on the worker pool: in its session's instance if it has a session
+    /// id and instances are per session, otherwise in a fresh instance.
     pub fn invoke(&self, invocation: Invocation) -> RunningInvocation {
         self.invoke_holding(invocation, ())
     }
 
-    /// Starts an invocation and holds `guard` until its instance is gone, so that whatever the
-    /// guard stands for (an admission permit) outlives the instance and never the other way.
+    /// Starts an invocation and holds `guard` until it has ended, so that whatever the guard
+    /// stands for (an admission permit) outlives the invocation's use of an instance.
     pub fn invoke_holding<G: Send + 'static>(
         &self,
         invocation: Invocation,
@@ -124,7 +143,7 @@ impl Host {
         let (done, outcome) = oneshot::channel();
         let inner = self.inner.clone();
         self.inner.pool.spawn(async move {
-            let result = run::run(&inner, job).await;
+            let result = jobs::invoke(&inner, job).await;
             drop(guard);
             let _ = done.send(result);
         });
@@ -141,12 +160,12 @@ impl Host {
     #[doc(hidden)]
     pub async fn invoke_here(&self, invocation: Invocation) -> Result<Completion, InvokeError> {
         let (job, _) = self.job(invocation);
-        run::run(&self.inner, job).await
+        jobs::invoke(&self.inner, job).await
     }
 
     /// An invocation ready to run, and the caller's end of its event channel.
-    fn job(&self, invocation: Invocation) -> (run::Job, mpsc::Receiver<Event>) {
-        let config = &self.inner.config;
+    fn job(&self, invocation: Invocation) -> (Job, mpsc::Receiver<Event>) {
+        let config = &self.inner.shared.config;
         let cancel = self.inner.root.child_token();
         let (events, receiver) = events::channel(
             config.event_buffer,
@@ -158,13 +177,48 @@ impl Host {
             invocation.timeout,
             invocation.stream_timeout,
         );
-        let job = run::Job {
+        let job = Job {
             invocation,
             deadline,
             events,
             cancel,
         };
         (job, receiver)
+    }
+
+    /// Starts the component's WebSocket handler for one connection, in an instance of its own,
+    /// with `timeout` for the whole connection. Refused when the component has no WebSocket
+    /// handler or every connection slot is taken.
+    pub fn connect(
+        &self,
+        context: Context,
+        timeout: Duration,
+    ) -> Result<RunningSocket, InvokeError> {
+        if !self.has_websocket() {
+            return Err(InvokeError::Internal(
+                "the component does not export a WebSocket handler".into(),
+            ));
+        }
+        let slot = self
+            .inner
+            .websockets
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                InvokeError::Capacity(format!(
+                    "all {} WebSocket connections are in use",
+                    self.inner.shared.config.max_websockets
+                ))
+            })?;
+        let cancel = self.inner.root.child_token();
+        let (done, outcome) = oneshot::channel();
+        let (socket, running) = socket::pair(cancel.clone(), outcome);
+        let deadline = Deadline::new(Instant::now(), timeout, None);
+        let inner = self.inner.clone();
+        self.inner.pool.spawn(async move {
+            jobs::websocket(&inner, context, deadline, socket, cancel, slot, done).await;
+        });
+        Ok(running)
     }
 
     /// Runs `work` on the worker pool and returns its result: for work whose size a client
@@ -188,7 +242,7 @@ impl Host {
 
     /// Bytes of linear memory all instances hold now, if a process-wide budget is set.
     pub fn memory_in_use(&self) -> Option<u64> {
-        self.inner.memory.as_ref().map(|m| m.in_use())
+        self.inner.shared.memory.as_ref().map(|m| m.in_use())
     }
 
     /// What the loaded component exports and imports.
@@ -198,20 +252,73 @@ impl Host {
 
     /// The configuration the host runs with.
     pub fn config(&self) -> &HostConfig {
-        &self.inner.config
+        &self.inner.shared.config
     }
 
-    /// The registry of async tasks guests opened.
+    /// The registry of async tasks guests opened (and background work holds open).
     pub fn tasks(&self) -> &Arc<AsyncTasks> {
-        &self.inner.tasks
+        &self.inner.shared.tasks
     }
 
-    /// Instances currently allocated from the pool, if the pooling allocator is in use.
+    /// The status a guest set for `/ping`, if any.
+    pub fn guest_status(&self) -> Option<GuestStatus> {
+        self.inner.shared.guest_status()
+    }
+
+    /// Whether the component exports a WebSocket handler.
+    pub fn has_websocket(&self) -> bool {
+        self.inner.info.has(WEBSOCKET)
+    }
+
+    /// Sessions that exist now, with or without a live instance.
+    pub fn sessions(&self) -> usize {
+        self.inner.sessions.len()
+    }
+
+    /// Instances currently allocated from the pool.
     pub fn live_instances(&self) -> Option<u64> {
         self.inner
             .engine
             .pooling_allocator_metrics()
             .map(|m| m.component_instances())
+    }
+}
+
+/// Instance slots the pool needs: the fresh instances of concurrent invocations, plus one per
+/// session, background run and WebSocket connection the component can have.
+fn pool_slots(config: &HostConfig, info: &ComponentInfo) -> u32 {
+    let sessions = match config.scope {
+        InstanceScope::Session => config.max_sessions,
+        InstanceScope::Request => 0,
+    };
+    let background = if info.has(BACKGROUND) {
+        config.max_background
+    } else {
+        0
+    };
+    let websockets = if info.has(WEBSOCKET) {
+        config.max_websockets
+    } else {
+        0
+    };
+    config
+        .instance_slots
+        .saturating_add(sessions)
+        .saturating_add(background)
+        .saturating_add(websockets)
+}
+
+/// Drops expired sessions until `stop` is cancelled (when the host is dropped).
+async fn reap(sessions: Arc<Sessions>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(sessions.reap_interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {
+                sessions.reap(Instant::now());
+            }
+        }
     }
 }
 
@@ -384,6 +491,7 @@ mod tests {
     async fn full_pool_is_a_capacity_error() -> TestResult {
         let config = HostConfig {
             instance_slots: 1,
+            scope: InstanceScope::Request,
             ..HostConfig::default()
         };
         let host = Host::load_file(&guest("sleep"), config)?;

@@ -2,11 +2,17 @@
 
 use wasmtime::format_err;
 
-use crate::bindings::{EmitError, HostImports, ReplyHeadWit, SseEvent, TypesHost};
+use crate::bindings::{
+    EmitError, HostImports, MessageWit, PingStatusWit, ReplyHeadWit, ScheduleError, SocketImports,
+    SseEvent, TypesHost,
+};
 use crate::events::SendError;
 use crate::invocation::ReplyHead;
 use crate::json;
+use crate::shared::{GuestStatus, Scheduled};
+use crate::socket::{Closed, Message};
 use crate::state::InvocationState;
+use crate::tasks::TrackedTask;
 
 /// Headers that frame the HTTP message: the host's to write, never a guest's.
 const FRAMING_HEADERS: &[&str] = &[
@@ -24,7 +30,7 @@ impl InvocationState {
     /// Refuses the guest's output: records why and traps, since output that is not what the
     /// guest meant cannot be forwarded.
     fn refuse(&mut self, reason: String) -> wasmtime::Error {
-        self.invalid_output = Some(reason.clone());
+        self.call.invalid_output = Some(reason.clone());
         format_err!(reason)
     }
 
@@ -47,10 +53,13 @@ impl InvocationState {
                 return Err(self.refuse(format!("an event {field} contains a line break")));
             }
         }
-        let sent = self.events.send(data, name, id).await;
+        let Some(events) = &self.call.events else {
+            return Ok(Err(EmitError::Closed));
+        };
+        let sent = events.send(data, name, id).await;
         if sent.is_ok() {
-            self.has_emitted = true;
-            self.deadline.start_streaming();
+            self.call.has_emitted = true;
+            self.call.deadline.start_streaming();
         }
         Ok(sent.map_err(|SendError::Closed| EmitError::Closed))
     }
@@ -93,7 +102,7 @@ impl HostImports for InvocationState {
         {
             return Err(self.refuse("the reply content type contains a line break".into()));
         }
-        self.reply_head = Some(ReplyHead {
+        self.call.reply_head = Some(ReplyHead {
             status: head.status,
             content_type: head.content_type,
             headers: head.headers,
@@ -114,14 +123,14 @@ impl HostImports for InvocationState {
             )));
         }
         let id = self.tasks.add(name.clone(), metadata);
-        tracing::info!(request_id = %self.request_id, task_id = id, name, "async task started");
+        tracing::info!(request_id = %self.call.request_id, task_id = id, name, "async task started");
         Ok(id)
     }
 
     async fn complete_async_task(&mut self, id: i64) -> wasmtime::Result<bool> {
         let completed = self.tasks.complete(id);
         if completed {
-            tracing::info!(request_id = %self.request_id, task_id = id, "async task completed");
+            tracing::info!(request_id = %self.call.request_id, task_id = id, "async task completed");
         }
         Ok(completed)
     }
@@ -136,7 +145,78 @@ impl HostImports for InvocationState {
             message.truncate(cut);
             message.push('…');
         }
-        self.panic_message = Some(message);
+        self.call.panic_message = Some(message);
         Ok(())
+    }
+
+    async fn set_ping_status(&mut self, status: Option<PingStatusWit>) -> wasmtime::Result<()> {
+        let status = status.map(|status| match status {
+            PingStatusWit::Healthy => GuestStatus::Healthy,
+            PingStatusWit::HealthyBusy => GuestStatus::HealthyBusy,
+        });
+        if self.shared.guest_status() != status {
+            tracing::info!(request_id = %self.call.request_id, ?status, "guest set the ping status");
+        }
+        self.shared.set_guest_status(status);
+        Ok(())
+    }
+
+    async fn schedule(
+        &mut self,
+        task: String,
+        input: String,
+    ) -> wasmtime::Result<Result<(), ScheduleError>> {
+        let Some(slots) = &self.shared.background else {
+            return Ok(Err(ScheduleError::Unsupported));
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                request_id = %self.call.request_id,
+                task,
+                limit = self.shared.config.max_background,
+                "background work refused: every slot is taken"
+            );
+            return Ok(Err(ScheduleError::Busy));
+        };
+        let tracked = TrackedTask::open(&self.shared.tasks, format!("background:{task}"));
+        tracing::info!(
+            request_id = %self.call.request_id,
+            task_id = tracked.id(),
+            task,
+            "background work scheduled"
+        );
+        self.call.scheduled.push(Scheduled {
+            task,
+            input,
+            _slot: slot,
+            _tracked: tracked,
+        });
+        Ok(Ok(()))
+    }
+}
+
+impl SocketImports for InvocationState {
+    async fn receive(&mut self) -> wasmtime::Result<Option<MessageWit>> {
+        let Some(socket) = &mut self.call.socket else {
+            return Ok(None);
+        };
+        Ok(socket.receive().await.map(|message| match message {
+            Message::Text(text) => MessageWit::Text(text),
+            Message::Binary(bytes) => MessageWit::Binary(bytes),
+        }))
+    }
+
+    async fn send(&mut self, message: MessageWit) -> wasmtime::Result<Result<(), EmitError>> {
+        let Some(socket) = &self.call.socket else {
+            return Ok(Err(EmitError::Closed));
+        };
+        let message = match message {
+            MessageWit::Text(text) => Message::Text(text),
+            MessageWit::Binary(bytes) => Message::Binary(bytes),
+        };
+        Ok(socket
+            .send(message)
+            .await
+            .map_err(|Closed| EmitError::Closed))
     }
 }

@@ -149,6 +149,11 @@ impl Deadline {
         }
     }
 
+    /// A deadline that passed at `now`.
+    pub fn passed(now: Instant) -> Self {
+        Self::new(now, Duration::ZERO, None)
+    }
+
     /// Switches to the stream timeout: the guest has produced its first event.
     pub fn start_streaming(&self) {
         self.inner.streaming.store(true, Ordering::Release);

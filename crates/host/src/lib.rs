@@ -19,6 +19,7 @@
 //! wasmtime types do not appear in the public API.
 
 mod bindings;
+mod classify;
 mod component;
 pub mod config;
 mod engine;
@@ -27,18 +28,24 @@ mod events;
 mod host;
 mod imports;
 pub mod invocation;
+mod jobs;
 pub mod json;
 mod limits;
 mod pool;
 mod run;
+mod sessions;
+mod shared;
+mod socket;
 mod state;
 mod stdio;
 pub mod tasks;
 
 pub use component::ComponentInfo;
-pub use config::HostConfig;
+pub use config::{HostConfig, InstanceScope};
 pub use error::{InvokeError, LoadError};
 pub use events::Event;
 pub use host::{Host, Inspection};
 pub use invocation::{Completion, Context, Invocation, ReplyHead, RunningInvocation};
+pub use shared::GuestStatus;
+pub use socket::{Message, RunningSocket, SocketInput};
 pub use tasks::AsyncTasks;

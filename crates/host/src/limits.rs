@@ -86,6 +86,12 @@ impl MemoryLimiter {
     pub fn denial(&self) -> Option<Denial> {
         self.denied
     }
+
+    /// Forgets a refusal the guest survived, at the start of a call into a kept instance, so
+    /// that it does not decide how a later failure is classified.
+    pub fn forget_denial(&mut self) {
+        self.denied = None;
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {

@@ -1,7 +1,9 @@
-//! What one store holds: the WASI context, the limits, the event channel and what the host
-//! learned during the call that decides how a failure is classified.
+//! What one store holds: the WASI context and limits of its instance, what every instance
+//! shares, and the invocation in progress, whose state is replaced at the start of each call so
+//! that an instance kept for a session serves many.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -9,18 +11,34 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::events::EventSender;
 use crate::invocation::{Deadline, ReplyHead};
 use crate::limits::MemoryLimiter;
-use crate::stdio::GuestLog;
-use crate::tasks::{AsyncTasks, TaskScope};
+use crate::shared::{Scheduled, Shared};
+use crate::socket::Socket;
+use crate::stdio::{GuestLog, LogScope};
+use crate::tasks::TaskScope;
 
-/// The data of one store: one instance serving one invocation.
+/// The data of one store: one instance, and the call it is serving.
 pub struct InvocationState {
     wasi: WasiCtx,
     table: ResourceTable,
+    log: Arc<LogScope>,
     pub limiter: MemoryLimiter,
-    pub events: EventSender,
+    /// The async tasks this instance opened (completed by the host when it is dropped).
     pub tasks: TaskScope,
-    pub deadline: Deadline,
+    pub shared: Arc<Shared>,
+    pub call: Call,
+}
+
+/// The state of one call into an instance.
+#[derive(Debug)]
+pub struct Call {
     pub request_id: Arc<str>,
+    pub deadline: Deadline,
+    /// Where `emit` sends; none when nobody listens (background work, a WebSocket).
+    pub events: Option<EventSender>,
+    /// The connection, for a WebSocket handler.
+    pub socket: Option<Socket>,
+    /// Background work scheduled during the call, started once it has returned.
+    pub scheduled: Vec<Scheduled>,
     /// The panic message the guest reported before trapping.
     pub panic_message: Option<String>,
     /// Why the guest's output was refused, if it was.
@@ -33,22 +51,34 @@ pub struct InvocationState {
     pub has_emitted: bool,
 }
 
-/// What a new store needs.
-#[derive(Debug)]
-pub struct StateParts {
-    pub request_id: Arc<str>,
-    pub max_memory: u64,
-    pub memory_budget: Option<std::sync::Arc<crate::limits::MemoryBudget>>,
-    pub guest_log_bytes: usize,
-    pub events: EventSender,
-    pub tasks: Arc<AsyncTasks>,
-    pub deadline: Deadline,
+impl Call {
+    /// A call for the invocation `request_id`, under `deadline`.
+    pub fn new(request_id: Arc<str>, deadline: Deadline, events: Option<EventSender>) -> Self {
+        Self {
+            request_id,
+            deadline,
+            events,
+            socket: None,
+            scheduled: Vec::new(),
+            panic_message: None,
+            invalid_output: None,
+            deadline_hit: false,
+            reply_head: None,
+            has_emitted: false,
+        }
+    }
+
+    /// The state of an instance between calls: nothing to send to, and a deadline long past,
+    /// so that nothing can run.
+    fn idle() -> Self {
+        Self::new("".into(), Deadline::passed(Instant::now()), None)
+    }
 }
 
 impl InvocationState {
     /// A store's data: WASI with clocks, random and logged stdio; no files, sockets or environment.
-    pub fn new(parts: StateParts) -> Self {
-        let (stdout, stderr) = GuestLog::pair(parts.request_id.clone(), parts.guest_log_bytes);
+    pub fn new(shared: Arc<Shared>) -> Self {
+        let (stdout, stderr, log) = GuestLog::pair("".into(), shared.config.guest_log_bytes);
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout)
             .stderr(stderr)
@@ -60,24 +90,30 @@ impl InvocationState {
         Self {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(parts.max_memory, parts.memory_budget),
-            events: parts.events,
-            tasks: TaskScope::new(parts.tasks),
-            deadline: parts.deadline,
-            request_id: parts.request_id,
-            panic_message: None,
-            invalid_output: None,
-            deadline_hit: false,
-            reply_head: None,
-            has_emitted: false,
+            log,
+            limiter: MemoryLimiter::new(shared.config.max_memory, shared.memory.clone()),
+            tasks: TaskScope::new(shared.tasks.clone()),
+            shared,
+            call: Call::idle(),
         }
+    }
+
+    /// Starts serving `call`.
+    pub fn begin(&mut self, call: Call) {
+        self.log.begin(call.request_id.clone());
+        self.call = call;
+    }
+
+    /// Ends the call in progress and hands back its state; its event channel closes with it.
+    pub fn end(&mut self) -> Call {
+        std::mem::replace(&mut self.call, Call::idle())
     }
 }
 
 impl std::fmt::Debug for InvocationState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InvocationState")
-            .field("request_id", &self.request_id)
+            .field("call", &self.call)
             .field("limiter", &self.limiter)
             .finish_non_exhaustive()
     }

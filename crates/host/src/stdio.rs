@@ -1,10 +1,10 @@
-//! Guest stdout and stderr, written line by line to the host's log with the request id, up to a
-//! per-invocation byte budget.
+//! Guest stdout and stderr, written line by line to the host's log with the request id of the
+//! invocation in progress, up to a per-invocation byte budget.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -18,27 +18,56 @@ const MAX_LINE: usize = 8 << 10;
 /// One of a guest's output streams, as the WASI context sees it.
 #[derive(Debug, Clone)]
 pub struct GuestLog {
-    request_id: Arc<str>,
     stream: &'static str,
-    // Shared by stdout and stderr of one invocation.
-    remaining: Arc<AtomicUsize>,
+    // Shared by stdout and stderr of one instance.
+    scope: Arc<LogScope>,
+}
+
+/// What stdout and stderr of an instance log under: the invocation in progress, and what is
+/// left of its byte budget. An instance kept for a session serves many invocations, so both are
+/// reset at the start of each.
+#[derive(Debug)]
+pub struct LogScope {
+    request_id: Mutex<Arc<str>>,
+    remaining: AtomicUsize,
+    budget: usize,
+}
+
+impl LogScope {
+    /// Starts logging for the invocation `request_id`, with a full budget.
+    pub fn begin(&self, request_id: Arc<str>) {
+        *self
+            .request_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = request_id;
+        self.remaining.store(self.budget, Ordering::Release);
+    }
+
+    fn request_id(&self) -> Arc<str> {
+        self.request_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl GuestLog {
-    /// The stdout and stderr of one invocation, sharing `budget` bytes.
-    pub fn pair(request_id: Arc<str>, budget: usize) -> (Self, Self) {
-        let remaining = Arc::new(AtomicUsize::new(budget));
+    /// The stdout and stderr of one instance, sharing `budget` bytes per invocation.
+    pub fn pair(request_id: Arc<str>, budget: usize) -> (Self, Self, Arc<LogScope>) {
+        let scope = Arc::new(LogScope {
+            request_id: Mutex::new(request_id),
+            remaining: AtomicUsize::new(budget),
+            budget,
+        });
         let stdout = Self {
-            request_id: request_id.clone(),
             stream: "stdout",
-            remaining: remaining.clone(),
+            scope: scope.clone(),
         };
         let stderr = Self {
-            request_id,
             stream: "stderr",
-            remaining,
+            scope: scope.clone(),
         };
-        (stdout, stderr)
+        (stdout, stderr, scope)
     }
 
     fn writer(&self) -> LineWriter {
@@ -53,6 +82,7 @@ impl GuestLog {
     fn take(&self, wanted: usize) -> usize {
         let mut granted = 0;
         let _ = self
+            .scope
             .remaining
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
                 granted = left.min(wanted);
@@ -99,7 +129,7 @@ impl LineWriter {
             self.emit();
             tracing::warn!(
                 target: "guest",
-                request_id = %self.log.request_id,
+                request_id = %self.log.scope.request_id(),
                 stream = self.log.stream,
                 "guest output over the log budget; the rest is dropped"
             );
@@ -118,7 +148,7 @@ impl LineWriter {
         }
         tracing::info!(
             target: "guest",
-            request_id = %self.log.request_id,
+            request_id = %self.log.scope.request_id(),
             stream = self.log.stream,
             "{text}"
         );
@@ -180,16 +210,18 @@ mod tests {
     /// Stdout and stderr of one invocation share the budget; what exceeds it is not granted.
     #[test]
     fn budget_is_shared_and_bounded() {
-        let (out, err) = GuestLog::pair("r".into(), 10);
+        let (out, err, scope) = GuestLog::pair("r".into(), 10);
         assert_eq!(out.take(6), 6);
         assert_eq!(err.take(6), 4);
         assert_eq!(out.take(1), 0);
+        scope.begin("next".into());
+        assert_eq!(out.take(11), 10, "each invocation gets the whole budget");
     }
 
     /// A writer keeps at most one partial line, however much is written without a newline.
     #[test]
     fn partial_line_is_bounded() {
-        let (out, _) = GuestLog::pair("r".into(), 1 << 20);
+        let (out, _, _) = GuestLog::pair("r".into(), 1 << 20);
         let mut writer = out.writer();
         writer.write_bytes(&vec![b'x'; 3 * MAX_LINE + 5]);
         assert!(writer.line.len() < MAX_LINE);

@@ -149,6 +149,34 @@ impl Drop for TaskScope {
     }
 }
 
+/// A task the host opened itself (for background work), completed when dropped.
+#[derive(Debug)]
+pub struct TrackedTask {
+    registry: Arc<AsyncTasks>,
+    id: i64,
+}
+
+impl TrackedTask {
+    /// Opens a task named `name` in `registry`.
+    pub fn open(registry: &Arc<AsyncTasks>, name: String) -> Self {
+        Self {
+            registry: registry.clone(),
+            id: registry.add(name, None),
+        }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+impl Drop for TrackedTask {
+    fn drop(&mut self) {
+        self.registry.complete(self.id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

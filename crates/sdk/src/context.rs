@@ -4,7 +4,9 @@ use serde::Serialize;
 
 use crate::bindings::Context as RawContext;
 use crate::bindings::wasm_agent::handler::host::{self, EmitError};
-use crate::bindings::wasm_agent::handler::types::SseEvent;
+use crate::bindings::wasm_agent::handler::types::{
+    PingStatus as RawPingStatus, ScheduleError as RawScheduleError, SseEvent,
+};
 
 /// What the host knows about the invocation in progress, and the way to talk back to it.
 #[derive(Debug)]
@@ -108,4 +110,61 @@ impl Context {
     pub fn complete_async_task(&self, id: i64) -> bool {
         host::complete_async_task(id)
     }
+
+    /// Sets the status `/ping` reports (for the whole server, until changed), or with `None`
+    /// goes back to reporting whether async tasks are open: the SDK's custom ping handler.
+    pub fn set_ping_status(&self, status: Option<PingStatus>) {
+        host::set_ping_status(status.map(|status| match status {
+            PingStatus::Healthy => RawPingStatus::Healthy,
+            PingStatus::HealthyBusy => RawPingStatus::HealthyBusy,
+        }));
+    }
+
+    /// Schedules background work: once this invocation has answered, the host runs the
+    /// component's background function with `task` and `input` (as JSON) in an instance of its
+    /// own, and `/ping` reports `HealthyBusy` until it returns. Needs the `background` feature
+    /// and a background function given to [`crate::handler!`].
+    pub fn schedule<T: Serialize + ?Sized>(
+        &self,
+        task: &str,
+        input: &T,
+    ) -> Result<(), ScheduleError> {
+        let input = serde_json::to_string(input).map_err(|_| ScheduleError::InvalidInput)?;
+        host::schedule(task, &input).map_err(|error| match error {
+            RawScheduleError::Unsupported => ScheduleError::Unsupported,
+            RawScheduleError::Busy => ScheduleError::Busy,
+        })
+    }
 }
+
+/// What `/ping` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingStatus {
+    /// Ready for new work.
+    Healthy,
+    /// Busy with work the platform must not interrupt.
+    HealthyBusy,
+}
+
+/// Why background work was not scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleError {
+    /// The component has no background function.
+    Unsupported,
+    /// As much background work as the host allows is already scheduled or running.
+    Busy,
+    /// The input could not be serialized to JSON.
+    InvalidInput,
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unsupported => "the component has no background function",
+            Self::Busy => "too much background work is already scheduled",
+            Self::InvalidInput => "the input is not serializable to JSON",
+        })
+    }
+}
+
+impl std::error::Error for ScheduleError {}

@@ -53,6 +53,16 @@ impl From<crate::Closed> for Failure {
     }
 }
 
+impl From<crate::ScheduleError> for Failure {
+    fn from(error: crate::ScheduleError) -> Self {
+        let status = match error {
+            crate::ScheduleError::Busy => 503,
+            _ => 500,
+        };
+        Self::new(status, error.to_string()).with_error_type("ScheduleError")
+    }
+}
+
 impl From<serde_json::Error> for Failure {
     fn from(error: serde_json::Error) -> Self {
         Self::internal(error.to_string()).with_error_type("JSONError")

@@ -32,13 +32,21 @@ mod reply;
 #[doc(hidden)]
 pub mod runtime;
 
-pub use context::{Closed, Context};
+#[cfg(feature = "websocket")]
+mod socket;
+
+pub use context::{Closed, Context, PingStatus, ScheduleError};
 pub use failure::Failure;
 pub use reply::{Done, Reply, Response};
+#[cfg(feature = "websocket")]
+pub use socket::{Message, Socket};
 
+// The world follows the features: each optional capability is an export the component must
+// then provide, so a component only has the exports its author asked for.
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments, reason = "generated code")]
 pub mod bindings {
+    #[cfg(not(any(feature = "background", feature = "websocket")))]
     wit_bindgen::generate!({
         path: "../../wit",
         world: "handler",
@@ -46,16 +54,47 @@ pub mod bindings {
         export_macro_name: "__export_handler",
         default_bindings_module: "wasm_agent_sdk::bindings",
     });
+    #[cfg(all(feature = "background", not(feature = "websocket")))]
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "background-handler",
+        pub_export_macro: true,
+        export_macro_name: "__export_handler",
+        default_bindings_module: "wasm_agent_sdk::bindings",
+    });
+    #[cfg(all(feature = "websocket", not(feature = "background")))]
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "websocket-handler",
+        pub_export_macro: true,
+        export_macro_name: "__export_handler",
+        default_bindings_module: "wasm_agent_sdk::bindings",
+    });
+    #[cfg(all(feature = "background", feature = "websocket"))]
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "agent",
+        pub_export_macro: true,
+        export_macro_name: "__export_handler",
+        default_bindings_module: "wasm_agent_sdk::bindings",
+    });
 }
 
-/// Exports a function as the component's handler.
+/// Exports a function as the component's handler, with the optional capabilities the crate's
+/// features enable.
 ///
 /// The function takes the payload (any `serde::de::DeserializeOwned` type; a payload that does
 /// not fit it is refused with a 400) and a `&Context`, and returns `Result<R, Failure>` where `R`
 /// is any `Serialize` type, or [`Done`] to send nothing after the streamed events.
+///
+/// With the `background` feature, name the function that runs scheduled work:
+/// `handler!(answer, background: work)`, where `work(task: &str, input: I, ctx: &Context) ->
+/// Result<(), Failure>` and `I` is any `DeserializeOwned` type. With the `websocket` feature,
+/// name the `/ws` handler: `handler!(answer, websocket: chat)`, where `chat(socket: &Socket,
+/// ctx: &Context) -> Result<(), Failure>`. With both, give both, background first.
 #[macro_export]
 macro_rules! handler {
-    ($function:path) => {
+    ($function:path $(, background: $background:path)? $(, websocket: $websocket:path)? $(,)?) => {
         #[doc(hidden)]
         struct __WasmAgentHandler;
 
@@ -70,6 +109,32 @@ macro_rules! handler {
                 $crate::runtime::invoke(payload, context, $function)
             }
         }
+
+        $(
+            impl $crate::bindings::exports::wasm_agent::handler::background::Guest
+                for __WasmAgentHandler
+            {
+                fn run(
+                    task: ::std::string::String,
+                    input: ::std::string::String,
+                    context: $crate::bindings::Context,
+                ) -> ::std::result::Result<(), $crate::bindings::Failure> {
+                    $crate::runtime::background(task, input, context, $background)
+                }
+            }
+        )?
+
+        $(
+            impl $crate::bindings::exports::wasm_agent::handler::websocket::Guest
+                for __WasmAgentHandler
+            {
+                fn run(
+                    context: $crate::bindings::Context,
+                ) -> ::std::result::Result<(), $crate::bindings::Failure> {
+                    $crate::runtime::websocket(context, $websocket)
+                }
+            }
+        )?
 
         $crate::bindings::__export_handler!(__WasmAgentHandler);
     };

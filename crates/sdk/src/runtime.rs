@@ -32,6 +32,37 @@ where
         .map_err(raw)
 }
 
+/// Runs one piece of scheduled background work: the body of the `background` export.
+pub fn background<I, F>(
+    task: String,
+    input: String,
+    context: RawContext,
+    function: F,
+) -> Result<(), RawFailure>
+where
+    I: DeserializeOwned,
+    F: FnOnce(&str, I, &Context) -> Result<(), Failure>,
+{
+    install_panic_hook();
+    let input: I = serde_json::from_str(&input).map_err(|e| {
+        raw(
+            Failure::bad_request(format!("invalid input for task {task}: {e}"))
+                .with_error_type("ValidationError"),
+        )
+    })?;
+    function(&task, input, &Context::new(context)).map_err(raw)
+}
+
+/// Serves one WebSocket connection: the body of the `websocket` export.
+#[cfg(feature = "websocket")]
+pub fn websocket<F>(context: RawContext, function: F) -> Result<(), RawFailure>
+where
+    F: FnOnce(&crate::Socket, &Context) -> Result<(), Failure>,
+{
+    install_panic_hook();
+    function(&crate::Socket::new(), &Context::new(context)).map_err(raw)
+}
+
 fn raw(failure: Failure) -> RawFailure {
     RawFailure {
         status: failure.status,

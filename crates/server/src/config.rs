@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub max_queue: usize,
     /// Time in-flight work gets after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Whether the SDK's debug actions (`_agent_core_app_action`) are answered.
+    pub debug: bool,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             max_queue: DEFAULT_MAX_QUEUE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            debug: false,
         }
     }
 }

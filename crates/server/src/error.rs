@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use thiserror::Error;
-use wasm_agent_contract::body;
+use wasm_agent_contract::{body, debug};
 use wasm_agent_host::InvokeError;
 
 use crate::config::RETRY_AFTER_SECS;
@@ -32,6 +32,15 @@ pub enum ApiError {
     /// The route does not take this method.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    /// A debug action the SDK does not know.
+    #[error("Unknown action: {0}")]
+    UnknownAction(String),
+    /// `/ws` on a handler without a WebSocket export: refused, as the SDK refuses it.
+    #[error("this handler does not serve WebSocket connections")]
+    NoWebSocket,
+    /// A request to `/ws` that is not a valid WebSocket upgrade.
+    #[error("not a WebSocket upgrade: {0}")]
+    NotAWebSocket(String),
     /// The invocation failed.
     #[error(transparent)]
     Invocation(#[from] InvokeError),
@@ -45,10 +54,10 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Busy
-            | Self::Invocation(InvokeError::Capacity(_) | InvokeError::MemoryBudget(_)) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::UnknownAction(_) | Self::NotAWebSocket(_) => StatusCode::BAD_REQUEST,
+            Self::NoWebSocket => StatusCode::FORBIDDEN,
+            _ if self.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Invocation(InvokeError::Guest { status, .. }) => {
@@ -56,6 +65,19 @@ impl ApiError {
             }
             Self::Invocation(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Whether the server, not the request, is at fault for now: 503, and the client may retry.
+    fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Self::Busy
+                | Self::Invocation(
+                    InvokeError::Capacity(_)
+                        | InvokeError::MemoryBudget(_)
+                        | InvokeError::SessionBusy(_)
+                )
+        )
     }
 
     /// The JSON body, in the SDK's compact style.
@@ -66,6 +88,7 @@ impl ApiError {
                 body::error_with_details(body::INVALID_ENCODING, details)
             }
             Self::NotFound => body::error(body::NOT_FOUND),
+            Self::UnknownAction(name) => debug::unknown_action_body(name),
             Self::MethodNotAllowed(_) => body::error(body::METHOD_NOT_ALLOWED),
             Self::Invocation(InvokeError::Guest { message, .. }) => body::error(message),
             other => body::error(&other.to_string()),
@@ -86,8 +109,7 @@ impl IntoResponse for ApiError {
             .into_response();
         let headers = response.headers_mut();
         match &self {
-            Self::Busy
-            | Self::Invocation(InvokeError::Capacity(_) | InvokeError::MemoryBudget(_)) => {
+            _ if self.is_busy() => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
             Self::MethodNotAllowed(allow) => {

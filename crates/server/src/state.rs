@@ -1,9 +1,11 @@
 //! What every route shares.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use wasm_agent_contract::PingClock;
-use wasm_agent_host::Host;
+use wasm_agent_contract::{PingClock, PingStatus};
+use wasm_agent_host::{GuestStatus, Host};
 
 use crate::admission::Admission;
 use crate::config::ServerConfig;
@@ -20,6 +22,8 @@ struct Shared {
     config: ServerConfig,
     admission: Admission,
     ping: PingClock,
+    // The status a debug action forced: 0 none, 1 Healthy, 2 HealthyBusy.
+    forced: AtomicU8,
 }
 
 impl AppState {
@@ -32,6 +36,7 @@ impl AppState {
                 config,
                 admission,
                 ping: PingClock::default(),
+                forced: AtomicU8::new(0),
             }),
         }
     }
@@ -50,7 +55,46 @@ impl AppState {
         &self.inner.admission
     }
 
-    pub(crate) fn ping(&self) -> &PingClock {
-        &self.inner.ping
+    /// The status `/ping` reports now: forced by a debug action, else set by a guest, else
+    /// `HealthyBusy` while any async task is open (the SDK's order). Reads atomics only.
+    pub fn ping_status(&self) -> PingStatus {
+        if let Some(forced) = self.forced_status() {
+            return forced;
+        }
+        match self.host().guest_status() {
+            Some(GuestStatus::Healthy) => PingStatus::Healthy,
+            Some(GuestStatus::HealthyBusy) => PingStatus::HealthyBusy,
+            None if self.host().tasks().is_busy() => PingStatus::HealthyBusy,
+            None => PingStatus::Healthy,
+        }
+    }
+
+    /// Takes the status as `/ping` reports it, with the time of its last change (which this
+    /// observation may be).
+    pub fn observe_ping(&self) -> (PingStatus, u64) {
+        let status = self.ping_status();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        (status, self.inner.ping.observe(status, now))
+    }
+
+    /// The status a debug action forced, if any.
+    pub fn forced_status(&self) -> Option<PingStatus> {
+        match self.inner.forced.load(Ordering::Acquire) {
+            1 => Some(PingStatus::Healthy),
+            2 => Some(PingStatus::HealthyBusy),
+            _ => None,
+        }
+    }
+
+    /// Forces the status, or with `None` stops forcing it.
+    pub fn force_status(&self, status: Option<PingStatus>) {
+        let code = match status {
+            None => 0,
+            Some(PingStatus::Healthy) => 1,
+            Some(PingStatus::HealthyBusy) => 2,
+        };
+        self.inner.forced.store(code, Ordering::Release);
     }
 }

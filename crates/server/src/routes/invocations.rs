@@ -4,9 +4,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wasm_agent_contract::headers::{self, RequestContext};
 use wasm_agent_host::{Completion, Context, Invocation};
 
+use super::debug;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{payload, stream};
@@ -21,16 +21,9 @@ pub async fn invoke(
     request_headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let context = headers::request_context(
-        request_headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_bytes())),
-    );
-    let request_id = context
-        .request_id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut response = match run(&state, context, request_id.clone(), body).await {
+    let context = super::context(&request_headers);
+    let request_id = context.request_id.clone();
+    let mut response = match run(&state, context, body).await {
         Ok(response) => response,
         Err(error) => {
             if error.status().is_server_error() {
@@ -45,13 +38,11 @@ pub async fn invoke(
     response
 }
 
-async fn run(
-    state: &AppState,
-    context: RequestContext,
-    request_id: String,
-    body: Body,
-) -> Result<Response, ApiError> {
+async fn run(state: &AppState, context: Context, body: Body) -> Result<Response, ApiError> {
     let payload = payload::read(state, body).await?;
+    if let Some(reply) = debug::answer(state, &payload) {
+        return Ok(reply);
+    }
     let config = state.config();
     let permit = state
         .admission()
@@ -60,13 +51,7 @@ async fn run(
         .map_err(|_| ApiError::Busy)?;
     let invocation = Invocation {
         payload,
-        context: Context {
-            request_id,
-            session_id: context.session_id,
-            headers: context.headers,
-            workload_access_token: context.workload_access_token,
-            oauth2_callback_url: context.oauth2_callback_url,
-        },
+        context,
         timeout: config.timeout,
         stream_timeout: Some(config.stream_timeout),
     };

@@ -1,0 +1,151 @@
+//! How an ended call is classified for its caller, in one place: a trap or host error by its
+//! cause, which the store recorded, before its symptom.
+
+use wasmtime::{PoolConcurrencyLimitError, Trap, WasmBacktrace};
+
+use crate::bindings::GuestFailure;
+use crate::config::HostConfig;
+use crate::error::InvokeError;
+use crate::invocation::{Completion, Deadline, ReplyHead};
+use crate::json;
+use crate::limits::Denial;
+use crate::run::{CallResult, Ended};
+use crate::state::InvocationState;
+
+/// Rust's shadow stack starts at the bottom of linear memory and grows down, so overflowing it
+/// wraps to the top of the 32-bit address space; a fault this close to 4 GiB is that overflow.
+const SHADOW_STACK_WRAP: u64 = (1 << 32) - (16 << 20);
+/// Innermost frames that, all in one function, mark a fault as the end of a runaway recursion.
+/// wasmtime keeps about 20 frames of a trap's backtrace.
+const RECURSION_FRAMES: usize = 16;
+
+/// Decides, in one place, what an ended call means for the caller.
+pub fn classify(
+    ended: Ended<CallResult>,
+    state: &InvocationState,
+    config: &HostConfig,
+    deadline: &Deadline,
+) -> Result<Completion, InvokeError> {
+    match ended {
+        Ended::TimedOut => Err(InvokeError::Timeout(deadline.limit())),
+        Ended::Cancelled => Err(InvokeError::Cancelled),
+        Ended::Finished(Ok(Ok(result))) => {
+            // A stream's reply is always a 200 event stream: a head set before it is moot.
+            let head = state
+                .call
+                .reply_head
+                .clone()
+                .filter(|_| !state.call.has_emitted);
+            let is_json = head.as_ref().is_none_or(ReplyHead::is_json);
+            if is_json
+                && let Some(text) = &result
+                && let Err(error) = json::check_document(text)
+            {
+                return Err(InvokeError::InvalidOutput(format!(
+                    "the result is not one JSON document: {error}"
+                )));
+            }
+            Ok(Completion { result, head })
+        }
+        Ended::Finished(Ok(Err(failure))) => Err(guest_failure(failure)),
+        Ended::Finished(Err(error)) => Err(classify_error(&error, state, config, deadline)),
+    }
+}
+
+fn guest_failure(failure: GuestFailure) -> InvokeError {
+    let status = if (400..=599).contains(&failure.status) {
+        failure.status
+    } else {
+        tracing::warn!(
+            status = failure.status,
+            "guest failure status is not 4xx/5xx; sending 500"
+        );
+        500
+    };
+    InvokeError::Guest {
+        status,
+        message: failure.message,
+        error_type: failure.error_type,
+    }
+}
+
+/// Classifies a trap or host error by its cause, which the store recorded, before its symptom:
+/// a denied `memory.grow` surfaces as Rust's allocator hitting `unreachable`, an overflowed shadow
+/// stack as an out-of-bounds access.
+fn classify_error(
+    error: &wasmtime::Error,
+    state: &InvocationState,
+    config: &HostConfig,
+    deadline: &Deadline,
+) -> InvokeError {
+    let trap = error.downcast_ref::<Trap>().copied();
+    if let Some(reason) = &state.call.invalid_output {
+        return InvokeError::InvalidOutput(reason.clone());
+    }
+    if state.call.deadline_hit || trap == Some(Trap::Interrupt) {
+        return InvokeError::Timeout(deadline.limit());
+    }
+    match trap {
+        Some(Trap::OutOfFuel) => {
+            return InvokeError::FuelExhausted(config.fuel.unwrap_or_default());
+        }
+        Some(Trap::StackOverflow) => {
+            return InvokeError::StackOverflow(format!(
+                "wasm stack limit {} KiB",
+                config.max_wasm_stack >> 10
+            ));
+        }
+        _ => {}
+    }
+    match state.limiter.denial() {
+        Some(Denial::Instance) => return InvokeError::OutOfMemory(state.limiter.limit()),
+        Some(Denial::Budget(budget)) => return InvokeError::MemoryBudget(budget),
+        None => {}
+    }
+    if trap == Some(Trap::MemoryOutOfBounds) && is_shadow_stack_overflow(error) {
+        return InvokeError::StackOverflow("its shadow stack in linear memory".into());
+    }
+    if error.chain().any(|e| e.is::<PoolConcurrencyLimitError>()) {
+        return InvokeError::Capacity(format!("{error:#}"));
+    }
+    if let Some(message) = &state.call.panic_message {
+        return InvokeError::Trap(format!("panicked at {message}"));
+    }
+    match trap {
+        Some(trap) => InvokeError::Trap(trap.to_string()),
+        None => InvokeError::Internal(format!("{error:#}")),
+    }
+}
+
+/// Whether an out-of-bounds trap is the overflow of the stack that C-like languages (Rust, C,
+/// Go) keep in linear memory. That stack grows down from near address 0, so overflowing it wraps
+/// to the top of the 32-bit space. wasmtime reports the faulting address when the access hit a
+/// guard page; with explicit bounds checks it does not, and then the sign is recursion: the
+/// innermost frames of the backtrace all in one function.
+fn is_shadow_stack_overflow(error: &wasmtime::Error) -> bool {
+    if let Some(address) = fault_address(error) {
+        return address >= SHADOW_STACK_WRAP;
+    }
+    error
+        .downcast_ref::<WasmBacktrace>()
+        .map(|trace| trace.frames())
+        .is_some_and(|frames| {
+            frames.len() >= RECURSION_FRAMES
+                && frames[..RECURSION_FRAMES]
+                    .iter()
+                    .all(|frame| frame.func_index() == frames[0].func_index())
+        })
+}
+
+/// The faulting wasm address wasmtime attaches to an out-of-bounds trap, if any.
+fn fault_address(error: &wasmtime::Error) -> Option<u64> {
+    const PREFIX: &str = "memory fault at wasm address 0x";
+    error.chain().find_map(|cause| {
+        let text = cause.to_string();
+        let hex = text.strip_prefix(PREFIX)?;
+        let end = hex
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(hex.len());
+        u64::from_str_radix(&hex[..end], 16).ok()
+    })
+}

@@ -1,0 +1,222 @@
+//! What runs on the worker pool: an invocation (in a fresh instance or its session's), the
+//! background work it scheduled, and a WebSocket handler.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::InstanceScope;
+use crate::error::InvokeError;
+use crate::events::EventSender;
+use crate::host::Inner;
+use crate::invocation::{Completion, Context, Deadline, Invocation};
+use crate::run::{self, CallEnd, Instance, Work};
+use crate::sessions::{self, Dropped};
+use crate::shared::Scheduled;
+use crate::socket::Socket;
+use crate::state::Call;
+
+/// An invocation submitted to the pool, with its end of the event channel.
+pub struct Job {
+    pub invocation: Invocation,
+    pub deadline: Deadline,
+    pub events: EventSender,
+    pub cancel: CancellationToken,
+}
+
+/// Runs an invocation to its end: in its session's instance if it has a session id and the
+/// scope is per session, otherwise in a fresh instance.
+pub async fn invoke(inner: &Arc<Inner>, job: Job) -> Result<Completion, InvokeError> {
+    let context = &job.invocation.context;
+    let span = tracing::info_span!(
+        "invocation",
+        request_id = %context.request_id,
+        session_id = context.session_id.as_deref().unwrap_or(""),
+    );
+    let session = match inner.shared.config.scope {
+        InstanceScope::Session => context.session_id.clone(),
+        InstanceScope::Request => None,
+    };
+    async {
+        let started = Instant::now();
+        let outcome = match session {
+            Some(id) => in_session(inner, job, &id).await,
+            None => in_call(inner, &mut None, job).await.outcome,
+        };
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        match &outcome {
+            Ok(_) => tracing::debug!(elapsed_ms, "invocation completed"),
+            Err(error @ InvokeError::Guest { status, .. }) => {
+                tracing::info!(elapsed_ms, status, %error, "invocation returned a failure");
+            }
+            Err(error) => {
+                tracing::warn!(elapsed_ms, kind = error.kind(), %error, "invocation failed")
+            }
+        }
+        outcome
+    }
+    .instrument(span)
+    .await
+}
+
+/// Runs an invocation in its session's instance, after the session's earlier invocations, and
+/// waiting no longer than its own deadline.
+async fn in_session(inner: &Arc<Inner>, job: Job, id: &str) -> Result<Completion, InvokeError> {
+    let entry = inner.sessions.enter(id)?;
+    let mut slot = tokio::select! {
+        biased;
+        slot = entry.slot.lock() => slot,
+        () = tokio::time::sleep_until(job.deadline.at().into()) => {
+            return Err(InvokeError::Timeout(job.deadline.limit()));
+        }
+        () = job.cancel.cancelled() => return Err(InvokeError::Cancelled),
+    };
+    if slot
+        .as_ref()
+        .is_some_and(|kept| inner.sessions.has_expired(kept.created(), Instant::now()))
+    {
+        sessions::log_dropped(id, Dropped::Lifetime);
+        *slot = None;
+    }
+    let end = in_call(inner, &mut slot, job).await;
+    if !end.reusable {
+        tracing::warn!(
+            session_id = id,
+            "session instance dropped after the failure; the session's next invocation starts \
+             in a fresh instance"
+        );
+    }
+    drop(slot);
+    drop(entry);
+    end.outcome
+}
+
+/// Calls `invoke` in `slot`'s instance (a fresh one if it holds none), then starts the
+/// background work the call scheduled.
+async fn in_call(inner: &Arc<Inner>, slot: &mut Option<Instance>, job: Job) -> CallEnd {
+    let Job {
+        invocation,
+        deadline,
+        events,
+        cancel,
+    } = job;
+    let context = run::guest_context(&invocation.context, &deadline);
+    let call = Call::new(
+        invocation.context.request_id.as_str().into(),
+        deadline,
+        Some(events),
+    );
+    let work = Work::Invoke(&invocation.payload);
+    let mut end = run::call(inner, slot, call, work, &context, &cancel).await;
+    let scheduled = std::mem::take(&mut end.call.scheduled);
+    start_background(inner, scheduled, &invocation.context, end.reusable);
+    end
+}
+
+/// Starts the background work a call scheduled, each in an instance of its own, if the call
+/// returned; work scheduled by a call that trapped or timed out is dropped, with a log line.
+fn start_background(
+    inner: &Arc<Inner>,
+    scheduled: Vec<Scheduled>,
+    context: &Context,
+    returned: bool,
+) {
+    for work in scheduled {
+        if !returned {
+            tracing::warn!(
+                task = work.task,
+                "background work dropped: the invocation that scheduled it did not return"
+            );
+            continue;
+        }
+        let inner_ = inner.clone();
+        let context = context.clone();
+        inner
+            .pool
+            .spawn(async move { background(&inner_, work, context).await });
+    }
+}
+
+/// Runs one piece of background work to its end, under the task timeout, and logs how it ended.
+async fn background(inner: &Arc<Inner>, work: Scheduled, context: Context) {
+    let span = tracing::info_span!(
+        "background",
+        request_id = %context.request_id,
+        session_id = context.session_id.as_deref().unwrap_or(""),
+        task = %work.task,
+    );
+    async {
+        let started = Instant::now();
+        let deadline = Deadline::new(started, inner.shared.config.task_timeout, None);
+        let guest_context = run::guest_context(&context, &deadline);
+        let call = Call::new(context.request_id.as_str().into(), deadline, None);
+        let cancel = inner.root.child_token();
+        let what = Work::Background {
+            task: &work.task,
+            input: &work.input,
+        };
+        let mut end = run::call(inner, &mut None, call, what, &guest_context, &cancel).await;
+        let scheduled = std::mem::take(&mut end.call.scheduled);
+        start_background(inner, scheduled, &context, end.reusable);
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        match end.outcome {
+            Ok(_) => tracing::info!(elapsed_ms, "background work completed"),
+            Err(error) => {
+                tracing::warn!(elapsed_ms, kind = error.kind(), %error, "background work failed");
+            }
+        }
+        // Its slot and its open async task end here, with the work.
+        drop(work);
+    }
+    .instrument(span)
+    .await
+}
+
+/// Runs a WebSocket handler for one connection in an instance of its own, under the deadline,
+/// holding its connection slot until the instance is gone.
+pub async fn websocket(
+    inner: &Arc<Inner>,
+    context: Context,
+    deadline: Deadline,
+    socket: Socket,
+    cancel: CancellationToken,
+    slot: OwnedSemaphorePermit,
+    done: oneshot::Sender<Result<(), InvokeError>>,
+) {
+    let span = tracing::info_span!(
+        "websocket",
+        request_id = %context.request_id,
+        session_id = context.session_id.as_deref().unwrap_or(""),
+    );
+    async {
+        let started = Instant::now();
+        let guest_context = run::guest_context(&context, &deadline);
+        let mut call = Call::new(context.request_id.as_str().into(), deadline, None);
+        call.socket = Some(socket);
+        let mut end = run::call(
+            inner,
+            &mut None,
+            call,
+            Work::Websocket,
+            &guest_context,
+            &cancel,
+        )
+        .await;
+        let scheduled = std::mem::take(&mut end.call.scheduled);
+        start_background(inner, scheduled, &context, end.reusable);
+        drop(slot);
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        match &end.outcome {
+            Ok(_) => tracing::info!(elapsed_ms, "websocket handler returned"),
+            Err(error) => {
+                tracing::warn!(elapsed_ms, kind = error.kind(), %error, "websocket handler failed");
+            }
+        }
+        let _ = done.send(end.outcome.map(drop));
+    }
+    .instrument(span)
+    .await
+}

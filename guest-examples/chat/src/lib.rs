@@ -1,0 +1,35 @@
+//! A chat agent that remembers the conversation of its session in a global: with per-session
+//! instances, each session's history survives between invocations and no session sees another's.
+//!
+//! Payload: `{"message": "..."}` adds a turn and returns the whole history; `"sleep_ms"` waits
+//! first (to show how invocations of one session queue); `"panic": true` traps.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wasm_agent_sdk::{Context, Failure, handler};
+
+static HISTORY: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn chat(payload: Value, ctx: &Context) -> Result<Value, Failure> {
+    if let Some(ms) = payload["sleep_ms"].as_u64() {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    if payload["panic"] == true {
+        panic!("asked to panic");
+    }
+    let mut history = HISTORY
+        .lock()
+        .map_err(|_| Failure::internal("history lost"))?;
+    if let Some(message) = payload["message"].as_str() {
+        history.push(message.to_owned());
+    }
+    Ok(json!({
+        "session_id": ctx.session_id(),
+        "turns": history.len(),
+        "history": *history,
+    }))
+}
+
+handler!(chat);
