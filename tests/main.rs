@@ -6,5 +6,8 @@ mod invoke;
 mod serve_contract;
 mod serve_h2c;
 mod serve_limits;
+mod serve_sessions;
+mod serve_status;
+mod serve_ws;
 mod server;
 mod support;

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::{binary, guest};
 
+/// The session id header.
+pub const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
+
 /// Load tests run one at a time: each takes this lock.
 static LOAD: Mutex<()> = Mutex::new(());
 
@@ -112,6 +115,24 @@ impl Server {
     /// `POST /invocations` with a JSON body.
     pub fn invoke(&self, body: &str) -> Result<Response, Box<dyn std::error::Error>> {
         self.request("POST", "/invocations", &[], body.as_bytes())
+    }
+
+    /// `POST /invocations` in a session.
+    pub fn invoke_in(
+        &self,
+        session: &str,
+        body: &str,
+    ) -> Result<Response, Box<dyn std::error::Error>> {
+        let header = [(SESSION_HEADER, session)];
+        self.request("POST", "/invocations", &header, body.as_bytes())
+    }
+
+    /// `GET /ping`: its status and `time_of_last_update`.
+    pub fn ping(&self) -> Result<(String, u64), Box<dyn std::error::Error>> {
+        let body = self.request("GET", "/ping", &[], b"")?.json()?;
+        let status = body["status"].as_str().ok_or("no status")?.to_owned();
+        let time = body["time_of_last_update"].as_u64().ok_or("no time")?;
+        Ok((status, time))
     }
 
     /// Sends SIGTERM.

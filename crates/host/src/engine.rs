@@ -91,11 +91,10 @@ pub fn build(
     Engine::new(&wasm).map_err(|error| {
         let memories = u64::from(slots) * u64::from(per_instance.memories);
         LoadError::Pool(format!(
-            "cannot reserve the instance pool: {slots} instances of {} linear memories each need \
-             about {} GiB of address space ({error:#}); lower --max-sessions, \
-             --max-concurrency, --max-background or --max-websockets",
-            per_instance.memories,
-            memories * SLOT_RESERVATION >> 30,
+            "cannot reserve the instance pool: {slots} instance slots, {memories} linear-memory \
+             slots in all, need about {} GiB of address space ({error:#}); lower \
+             --max-sessions, --max-concurrency, --max-background or --max-websockets",
+            memories.saturating_mul(SLOT_RESERVATION) >> 30,
         ))
     })
 }

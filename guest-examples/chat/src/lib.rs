@@ -2,7 +2,9 @@
 //! instances, each session's history survives between invocations and no session sees another's.
 //!
 //! Payload: `{"message": "..."}` adds a turn and returns the whole history; `"sleep_ms"` waits
-//! first (to show how invocations of one session queue); `"panic": true` traps.
+//! first (to show how invocations of one session queue); `"panic": true` traps; `"open_task":
+//! true` opens an async task it never completes; `"schedule": true` tries to schedule background
+//! work, which this component cannot run.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -19,6 +21,13 @@ fn chat(payload: Value, ctx: &Context) -> Result<Value, Failure> {
     if payload["panic"] == true {
         panic!("asked to panic");
     }
+    if payload["open_task"] == true {
+        ctx.add_async_task("left-open", None);
+    }
+    let scheduled = (payload["schedule"] == true).then(|| match ctx.schedule("job", &payload) {
+        Ok(()) => "scheduled".to_owned(),
+        Err(error) => error.to_string(),
+    });
     let mut history = HISTORY
         .lock()
         .map_err(|_| Failure::internal("history lost"))?;
@@ -29,6 +38,7 @@ fn chat(payload: Value, ctx: &Context) -> Result<Value, Failure> {
         "session_id": ctx.session_id(),
         "turns": history.len(),
         "history": *history,
+        "scheduled": scheduled,
     }))
 }
 

@@ -1,0 +1,86 @@
+//! Session instances as the pooling allocator counts them: kept between invocations, and
+//! returned to the pool when dropped.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use wasm_agent_host::{Context, Host, HostConfig, Invocation};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn guest(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../guest-examples/dist")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `make guests`",
+        path.display()
+    );
+    path
+}
+
+fn in_session(session: &str) -> Invocation {
+    Invocation {
+        payload: r#"{"message": "hi"}"#.into(),
+        context: Context {
+            request_id: "test".into(),
+            session_id: Some(session.into()),
+            ..Context::default()
+        },
+        timeout: Duration::from_secs(30),
+        stream_timeout: None,
+    }
+}
+
+async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while !condition() {
+        if started.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+/// Each session holds one instance of the pool between invocations; eviction and the idle
+/// timeout give them back.
+#[tokio::test]
+async fn dropped_sessions_return_their_instances() -> TestResult {
+    let config = HostConfig {
+        max_sessions: 2,
+        session_idle_timeout: Duration::from_millis(300),
+        ..HostConfig::default()
+    };
+    let host = Host::load_file(&guest("chat"), config)?;
+    host.invoke(in_session("a")).outcome().await?;
+    host.invoke(in_session("b")).outcome().await?;
+    assert_eq!(host.live_instances(), Some(2), "kept between invocations");
+    host.invoke(in_session("c")).outcome().await?;
+    assert_eq!(host.live_instances(), Some(2), "the least recent made room");
+    assert_eq!(host.sessions(), 2);
+    assert!(
+        wait_for(Duration::from_secs(10), || host.live_instances() == Some(0)).await,
+        "idle sessions were not returned: {:?} live",
+        host.live_instances()
+    );
+    assert_eq!(host.sessions(), 0);
+    Ok(())
+}
+
+/// A session's second invocation reuses its instance: the history is there.
+#[tokio::test]
+async fn second_invocation_reuses_the_instance() -> TestResult {
+    let host = Host::load_file(&guest("chat"), HostConfig::default())?;
+    host.invoke(in_session("a")).outcome().await?;
+    let second = host.invoke(in_session("a")).outcome().await?;
+    assert!(
+        second
+            .result
+            .as_deref()
+            .is_some_and(|r| r.contains(r#""turns":2"#)),
+        "{second:?}"
+    );
+    Ok(())
+}
