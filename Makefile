@@ -15,8 +15,9 @@ GUESTS       := $(GUESTS_PLAIN) $(GUESTS_FEATURED)
 GUEST_SOLO   := $(foreach guest,$(GUESTS_FEATURED),--exclude $(guest))
 GUEST_BUILD  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/$(GUEST_DIR)/target)/$(GUEST_TARGET)/release
 HANDLER      ?= $(GUEST_OUT)/agent.wasm
+RELEASE_BIN  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/wasm-agent
 
-.PHONY: all setup guests build release test fmt fmt-check lint unit serve bench clean
+.PHONY: all setup guests build release test fmt fmt-check lint unit serve bench bench-sessions clean
 
 all: build guests
 
@@ -70,7 +71,13 @@ serve: release guests
 ## (bench/ping/run.sh: installs wrk and a venv with bedrock-agentcore; writes bench/ping/results.md).
 bench: setup guests
 	$(CARGO) bench --locked -p wasm-agent-bench --bench invoke
+	$(MAKE) bench-sessions
 	bash bench/ping/run.sh
+
+## bench-sessions: RSS per idle session (1,000 sessions) and warm-session versus fresh-instance
+## latency through the release server (writes bench/sessions/results.md).
+bench-sessions: release guests
+	python3 bench/sessions/run.py $(RELEASE_BIN) $(GUEST_OUT)/echo.wasm
 
 clean:
 	$(CARGO) clean

@@ -15,6 +15,21 @@ fn check_describes_a_handler() -> TestResult {
     Ok(())
 }
 
+/// Optional capabilities are found among the exports and named.
+#[test]
+fn check_names_optional_capabilities() -> TestResult {
+    for (name, feature) in [("background", "background"), ("ws-echo", "websocket")] {
+        let output = run(binary().arg("check").arg(guest(name)))?;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            text.contains(&format!("optional features: {feature}\n")),
+            "{text}"
+        );
+    }
+    Ok(())
+}
+
 /// A component of another world is refused at load, naming what is missing and what it has.
 #[test]
 fn component_of_another_world_is_refused() -> TestResult {

@@ -263,3 +263,16 @@ fn payload_sources_and_invalid_payload() -> TestResult {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// Background work the handler scheduled runs to its end before `invoke` exits.
+#[test]
+fn invoke_waits_for_background_work() -> TestResult {
+    let (code, out, err) = invoke("background", &[r#"{"jobs": 2, "work_ms": 300}"#])?;
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out)?,
+        json!({"scheduled": 2, "refused": null})
+    );
+    assert_eq!(err.matches("job done after 300 ms").count(), 2, "{err}");
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! Instantiate + invoke of the echo guest from a warm `InstancePre`: the fixed cost every
-//! per-request invocation pays. Run with `make bench`; needs `make guests` first.
+//! per-request invocation pays; and the same invocation in a warm session, whose instance is
+//! kept. Run with `make bench`; needs `make guests` first.
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,10 +36,26 @@ fn invoke(c: &mut Criterion) {
                 .expect("echo succeeds")
         });
     });
+    let mut in_session = invocation.clone();
+    in_session.context.session_id = Some("bench-session".into());
+    c.bench_function("echo: warm session (caller's thread)", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(host.invoke_here(in_session.clone()))
+                .expect("echo succeeds")
+        });
+    });
     c.bench_function("echo: instantiate + invoke (worker pool round trip)", |b| {
         b.iter(|| {
             runtime
                 .block_on(host.invoke(invocation.clone()).outcome())
+                .expect("echo succeeds")
+        });
+    });
+    c.bench_function("echo: warm session (worker pool round trip)", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(host.invoke(in_session.clone()).outcome())
                 .expect("echo succeeds")
         });
     });

@@ -50,7 +50,11 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the runtime")?;
     let outcome = runtime.block_on(invoke(&host, invocation));
     match outcome {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+        Ok(()) => {
+            // Work the handler scheduled runs after its reply, as it would under `serve`.
+            runtime.block_on(host.background_finished());
+            Ok(ExitCode::SUCCESS)
+        }
         Err(error) => {
             match &error {
                 InvokeError::Guest {

@@ -235,6 +235,15 @@ impl Host {
         result.await.ok()
     }
 
+    /// Waits until no background work is scheduled or running (for a one-shot caller, which
+    /// would otherwise end the work by exiting).
+    pub async fn background_finished(&self) {
+        if let Some(slots) = &self.inner.shared.background {
+            let all = self.inner.shared.config.max_background;
+            let _ = slots.acquire_many(all).await;
+        }
+    }
+
     /// Cancels every invocation in progress (at shutdown): each gets the cancel grace to return.
     pub fn cancel_all(&self) {
         self.inner.root.cancel();
