@@ -15,9 +15,13 @@ GUESTS       := $(GUESTS_PLAIN) $(GUESTS_FEATURED)
 GUEST_SOLO   := $(foreach guest,$(GUESTS_FEATURED),--exclude $(guest))
 GUEST_BUILD  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/$(GUEST_DIR)/target)/$(GUEST_TARGET)/release
 HANDLER      ?= $(GUEST_OUT)/agent.wasm
+# The example agent in the other languages, each built by its own script (toolchains pinned and
+# installed into ~/.cache/wasm-agent by the script).
+LANG_GUESTS  := $(GUEST_OUT)/python-agent.wasm $(GUEST_OUT)/js-agent.wasm $(GUEST_OUT)/c-agent.wasm
+GUEST_TOOLS  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/wasm-agent-guest-tools
 RELEASE_BIN  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/wasm-agent
 
-.PHONY: all setup guests build release test fmt fmt-check lint unit serve bench bench-sessions clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-sessions clean
 
 all: build guests
 
@@ -27,15 +31,40 @@ setup:
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 
-## guests: build the example handlers into guest-examples/dist/NAME.wasm.
-guests: setup
+## guests: build the example handlers into guest-examples/dist/NAME.wasm: the Rust ones, and
+## the example agent in Python, JavaScript and C.
+guests: rust-guests $(LANG_GUESTS)
+
+rust-guests: setup
 	cd $(GUEST_DIR) && $(CARGO) build --release --locked --workspace $(GUEST_SOLO)
 	@for guest in $(GUESTS_FEATURED); do \
 		(cd $(GUEST_DIR) && $(CARGO) build --release --locked -p $$guest) || exit 1; done
 	@mkdir -p $(GUEST_OUT)
+	@# A library's file name has underscores where its crate name has dashes; a binary's does not.
 	@for guest in $(GUESTS); do \
-		cp $(GUEST_BUILD)/$$(echo $$guest | tr - _).wasm $(GUEST_OUT)/$$guest.wasm; done
+		built=$(GUEST_BUILD)/$$guest.wasm; \
+		[ -f $$built ] || built=$(GUEST_BUILD)/$$(echo $$guest | tr - _).wasm; \
+		cp $$built $(GUEST_OUT)/$$guest.wasm || exit 1; done
 	@echo "guests in $(GUEST_OUT): $(GUESTS)"
+
+$(GUEST_OUT)/python-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/python/*.py) \
+		$(GUEST_DIR)/python/requirements.txt $(GUEST_DIR)/python/build.sh
+	bash $(GUEST_DIR)/python/build.sh $@
+
+$(GUEST_OUT)/js-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/js/*.js) \
+		$(GUEST_DIR)/js/package-lock.json $(GUEST_DIR)/js/build.sh
+	bash $(GUEST_DIR)/js/build.sh $@
+
+$(GUEST_OUT)/c-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/c/*.[ch]) \
+		$(wildcard $(GUEST_DIR)/c/bindings/*) $(GUEST_DIR)/c/build.sh | guest-tools
+	GUEST_TOOLS=$(GUEST_TOOLS) bash $(GUEST_DIR)/c/build.sh $@
+
+guest-tools:
+	$(CARGO) build --locked -p wasm-agent-guest-tools
+
+## c-bindings: regenerate the committed C bindings of the handler world from wit/.
+c-bindings: guest-tools
+	$(GUEST_TOOLS) c-bindings $(GUEST_DIR)/c/bindings
 
 build: setup
 	$(CARGO) build --locked
@@ -54,8 +83,9 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 	cd $(GUEST_DIR) && $(CARGO) fmt --all -- --check
 
-lint:
+lint: guest-tools
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(GUEST_TOOLS) c-bindings --check $(GUEST_DIR)/c/bindings
 	cd $(GUEST_DIR) && $(CARGO) clippy --locked --release --workspace $(GUEST_SOLO) -- -D warnings
 	@for guest in $(GUESTS_FEATURED); do \
 		(cd $(GUEST_DIR) && $(CARGO) clippy --locked --release -p $$guest -- -D warnings) || exit 1; done

@@ -2,6 +2,8 @@
 //! `guest-examples/` (`make guests`), over real HTTP.
 
 mod check;
+mod compile;
+mod conformance;
 mod invoke;
 mod serve_contract;
 mod serve_h2c;

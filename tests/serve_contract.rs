@@ -292,7 +292,7 @@ fn default_agent_as_in_the_readme() -> TestResult {
     assert_eq!(
         streamed.text(),
         "data: {\"token\":\"You\"}\n\ndata: {\"token\":\"said:\"}\n\ndata: {\"token\":\"hello\"}\n\n\
-         data: {\"token\":\"there\"}\n\ndata: {\"done\":true}\n\n"
+         data: {\"token\":\"there\"}\n\n"
     );
     let empty = server.invoke(r#"{"prompt": " "}"#)?;
     assert_eq!(

@@ -34,7 +34,7 @@ fn invocations_over_h2c() -> TestResult {
         assert_eq!(bodies[0].0, "application/json");
         assert!(bodies[0].1.contains(r#""reply":"You said: hi""#), "{}", bodies[0].1);
         assert_eq!(bodies[1].0, "text/event-stream; charset=utf-8");
-        assert_eq!(bodies[1].1, "data: {\"token\":\"You\"}\n\ndata: {\"token\":\"said:\"}\n\ndata: {\"token\":\"hi\"}\n\ndata: {\"done\":true}\n\n");
+        assert_eq!(bodies[1].1, "data: {\"token\":\"You\"}\n\ndata: {\"token\":\"said:\"}\n\ndata: {\"token\":\"hi\"}\n\n");
         Ok(())
     })
 }

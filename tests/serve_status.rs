@@ -104,17 +104,19 @@ fn scheduling_without_a_background_export_is_refused() -> TestResult {
     Ok(())
 }
 
-/// A guest sets and clears the status; a status forced by a debug action takes precedence.
+/// A guest sets and clears the status of its session's instance; a status forced by a debug
+/// action takes precedence; and an instance that is dropped (a trap) takes its status with it.
 #[test]
 fn guest_status_and_forced_status() -> TestResult {
     let server = Server::start("status", &["--debug"])?;
+    let set = |status: &str| server.invoke_in("session-s", &format!(r#"{{"status": {status}}}"#));
     assert_eq!(server.ping()?.0, "Healthy");
-    server.invoke(r#"{"status": "HealthyBusy"}"#)?;
+    set(r#""HealthyBusy""#)?;
     assert_eq!(server.ping()?.0, "HealthyBusy");
-    server.invoke(r#"{"status": null}"#)?;
+    set("null")?;
     assert_eq!(server.ping()?.0, "Healthy");
     server.invoke(r#"{"_agent_core_app_action": "force_busy"}"#)?;
-    server.invoke(r#"{"status": "Healthy"}"#)?;
+    set(r#""Healthy""#)?;
     assert_eq!(
         server.ping()?.0,
         "HealthyBusy",
@@ -122,6 +124,17 @@ fn guest_status_and_forced_status() -> TestResult {
     );
     server.invoke(r#"{"_agent_core_app_action": "clear_forced_status"}"#)?;
     assert_eq!(server.ping()?.0, "Healthy", "the guest's status again");
+    set(r#""HealthyBusy""#)?;
+    assert_eq!(server.ping()?.0, "HealthyBusy");
+    assert_eq!(
+        server.invoke_in("session-s", r#"{"panic": true}"#)?.status,
+        500
+    );
+    assert_eq!(
+        server.ping()?.0,
+        "Healthy",
+        "the dropped instance's status is gone"
+    );
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{ClientRequestBuilder, Message, WebSocket};
 
-use crate::server::{SESSION_HEADER, Server, eventually};
+use crate::server::{SESSION_HEADER, Server};
 use crate::support::TestResult;
 
 type Socket = WebSocket<TcpStream>;
@@ -76,6 +76,28 @@ fn echo_with_the_upgrade_context() -> TestResult {
     Ok(())
 }
 
+/// A handler can wait for a message with a timeout and do other work in between; work it
+/// schedules starts while the connection is still open.
+#[test]
+fn receive_with_timeout_and_background_work() -> TestResult {
+    let server = Server::start("ws-echo", &[])?;
+    let mut socket = open(&server, &[])?;
+    socket.send(Message::text("tick"))?;
+    for tick in 1..=3 {
+        assert_eq!(next(&mut socket)?, Message::text(format!("tick {tick}")));
+    }
+    socket.send(Message::text("schedule"))?;
+    assert_eq!(next(&mut socket)?, Message::text("scheduled"));
+    server.expect_log("ws job ran: ws-job")?;
+    socket.send(Message::text("hello"))?;
+    assert_eq!(
+        next(&mut socket)?,
+        Message::text("hello"),
+        "still connected"
+    );
+    Ok(())
+}
+
 /// A handler that fails or traps closes the connection with 1011, as the SDK does.
 #[test]
 fn failure_closes_with_1011() -> TestResult {
@@ -85,13 +107,7 @@ fn failure_closes_with_1011() -> TestResult {
         socket.send(Message::text(command))?;
         assert_eq!(close_code(&mut socket)?, CloseCode::Error, "{command}");
     }
-    assert!(
-        eventually(Duration::from_secs(10), || server
-            .log()
-            .contains("websocket handler failed")),
-        "{}",
-        server.log()
-    );
+    server.expect_log("websocket handler failed")?;
     Ok(())
 }
 
@@ -129,13 +145,7 @@ fn spinning_handler_blocks_nothing() -> TestResult {
         );
     }
     assert_eq!(close_code(&mut socket)?, CloseCode::Error);
-    assert!(
-        eventually(Duration::from_secs(10), || server
-            .log()
-            .contains("deadline of 3s")),
-        "{}",
-        server.log()
-    );
+    server.expect_log("deadline of 3s")?;
     Ok(())
 }
 

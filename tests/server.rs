@@ -87,6 +87,15 @@ impl Server {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// Waits (up to 10 s) until the log holds `text`; fails naming the log if it never does.
+    pub fn expect_log(&self, text: &str) -> Result<(), String> {
+        if eventually(Duration::from_secs(10), || self.log().contains(text)) {
+            Ok(())
+        } else {
+            Err(format!("the log never said `{text}`:\n{}", self.log()))
+        }
+    }
+
     /// Opens a connection.
     pub fn connect(&self) -> std::io::Result<TcpStream> {
         let stream = TcpStream::connect(self.address)?;

@@ -28,13 +28,17 @@ pub enum Command {
     /// Serve a handler over the AgentCore Runtime HTTP contract: `POST /invocations`,
     /// `GET /ping`. Prints `listening on http://ADDR` to stderr once it accepts connections.
     Serve(ServeArgs),
+    /// Compile a component ahead of time into native code (`.cwasm`), for this machine or
+    /// another (`--target aarch64-unknown-linux-gnu`). Serve it by naming the `.cwasm`; it
+    /// loads only into the same version and configuration of wasm-agent.
+    Compile(CompileArgs),
 }
 
 impl Command {
     /// The log filter when `WASM_AGENT_LOG` is not set: quiet, but guest output is shown.
     pub fn default_log_filter(&self) -> &'static str {
         match self {
-            Self::Invoke(_) | Self::Check(_) => "warn,guest=info",
+            Self::Invoke(_) | Self::Check(_) | Self::Compile(_) => "warn,guest=info",
             Self::Serve(_) => "info",
         }
     }
@@ -57,6 +61,8 @@ pub struct LimitArgs {
     #[arg(long, env = "WASM_AGENT_MAX_MEMORY", value_parser = parse_size,
           default_value = "1GiB")]
     pub max_memory: u64,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 impl LimitArgs {
@@ -65,8 +71,40 @@ impl LimitArgs {
         HostConfig {
             fuel: self.fuel,
             max_memory: self.max_memory,
+            cache_dir: self.cache.dir(),
             ..HostConfig::default()
         }
+    }
+}
+
+/// Where compiled components are kept between runs.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// The compile cache: a private directory of compiled components, so a component is
+    /// compiled once (Python and JavaScript ones take seconds). Default:
+    /// $XDG_CACHE_HOME/wasm-agent/compiled, else ~/.cache/wasm-agent/compiled.
+    #[arg(long, env = "WASM_AGENT_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every time; read and write no cache.
+    #[arg(long, env = "WASM_AGENT_NO_CACHE")]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache directory to use, if any.
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache"))
+                })?;
+            Some(base.join("wasm-agent").join("compiled"))
+        })
     }
 }
 
@@ -200,6 +238,24 @@ pub enum Scope {
 pub struct CheckArgs {
     /// The component to check (.wasm).
     pub handler: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The component to compile (.wasm).
+    pub handler: PathBuf,
+    /// Where to write the native code (by convention `NAME.cwasm`).
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    /// The machine to compile for, as a target triple; default: this one.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Compile with fuel metering, for a server that will run with `--fuel` (the amount does
+    /// not matter here; metering changes the code).
+    #[arg(long)]
+    pub fuel: Option<u64>,
 }
 
 /// Parses `500ms`, `30s`, `15m`, `1h 30m`.

@@ -11,7 +11,11 @@ use crate::{EXIT_COMPONENT, EXIT_FAILED};
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.handler)
         .with_context(|| format!("cannot read {}", args.handler.display()))?;
-    let inspection = match Host::inspect(&bytes, &HostConfig::default()) {
+    let config = HostConfig {
+        cache_dir: args.cache.dir(),
+        ..HostConfig::default()
+    };
+    let inspection = match Host::inspect(&bytes, &config) {
         Ok(inspection) => inspection,
         Err(error) => {
             eprintln!("error: {}: {error}", args.handler.display());

@@ -49,12 +49,10 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the runtime")?;
     let outcome = runtime.block_on(invoke(&host, invocation));
+    // Work the handler scheduled runs after its reply (a failure is a reply), as under `serve`.
+    runtime.block_on(host.background_finished());
     match outcome {
-        Ok(()) => {
-            // Work the handler scheduled runs after its reply, as it would under `serve`.
-            runtime.block_on(host.background_finished());
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {
             match &error {
                 InvokeError::Guest {

@@ -6,6 +6,7 @@
 
 mod args;
 mod check;
+mod compile;
 mod invoke;
 mod serve;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => invoke::run(args),
         Command::Check(args) => check::run(&args),
         Command::Serve(args) => serve::run(args),
+        Command::Compile(args) => compile::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -28,7 +28,9 @@ mod agent {
 
 pub use agent::exports::wasm_agent::handler::background::GuestIndices as BackgroundIndices;
 pub use agent::exports::wasm_agent::handler::websocket::GuestIndices as WebsocketIndices;
-pub use agent::wasm_agent::handler::socket::{Host as SocketImports, add_to_linker as add_socket};
+pub use agent::wasm_agent::handler::socket::{
+    Host as SocketImports, Received, add_to_linker as add_socket,
+};
 pub use handler::wasm_agent::handler::host::Host as HostImports;
 pub use handler::wasm_agent::handler::types::{
     Context as GuestContext, EmitError, Failure as GuestFailure, Host as TypesHost,

@@ -47,18 +47,6 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
     Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))
 }
 
-/// Moves a component compiled by one engine into another with the same code generation (the
-/// serving engine, whose pool is sized once the component's needs are known).
-pub fn transfer(component: &Component, engine: &Engine) -> Result<Component, LoadError> {
-    let bytes = component
-        .serialize()
-        .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-    // SAFETY: the bytes were produced just now, in this process, by wasmtime itself from a
-    // component it compiled; they are neither stored nor read from elsewhere.
-    unsafe { Component::deserialize(engine, &bytes) }
-        .map_err(|e| LoadError::Engine(format!("{e:#}")))
-}
-
 /// Describes a compiled component.
 pub fn describe(engine: &Engine, component: &Component) -> ComponentInfo {
     let ty = component.component_type();

@@ -76,6 +76,11 @@ pub struct HostConfig {
     pub task_timeout: Duration,
     /// WebSocket connections served at once.
     pub max_websockets: u32,
+    /// Where compiled components are kept between runs; `None` compiles every time.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// The target to compile for (a `wasm-agent compile` for another machine); `None` for
+    /// this one.
+    pub target: Option<String>,
     /// Linear memory one instance may use, in bytes.
     pub max_memory: u64,
     /// Fuel for one invocation; `None` compiles without fuel metering.
@@ -110,6 +115,8 @@ impl Default for HostConfig {
             max_background: DEFAULT_MAX_BACKGROUND,
             task_timeout: DEFAULT_TASK_TIMEOUT,
             max_websockets: DEFAULT_MAX_WEBSOCKETS,
+            cache_dir: None,
+            target: None,
             max_memory: DEFAULT_MAX_MEMORY,
             fuel: None,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
@@ -124,6 +131,14 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
+    /// The session whose instance an invocation with `context` runs in, if any.
+    pub fn session_of<'a>(&self, context: &'a crate::Context) -> Option<&'a str> {
+        match self.scope {
+            InstanceScope::Session => context.session_id.as_deref(),
+            InstanceScope::Request => None,
+        }
+    }
+
     /// The worker count to use: the configured one, or one per core.
     pub fn worker_threads(&self) -> usize {
         if self.workers > 0 {

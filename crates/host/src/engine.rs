@@ -55,14 +55,33 @@ impl PerInstance {
 fn core_instances(bytes: &[u8]) -> u32 {
     let mut count = 0u32;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        if let Ok(wasmparser::Payload::InstanceSection(section)) = payload {
-            count += section
-                .into_iter()
-                .filter(|i| matches!(i, Ok(wasmparser::Instance::Instantiate { .. })))
-                .count() as u32;
+        match payload {
+            Ok(wasmparser::Payload::InstanceSection(section)) => {
+                count += section
+                    .into_iter()
+                    .filter(|i| matches!(i, Ok(wasmparser::Instance::Instantiate { .. })))
+                    .count() as u32;
+            }
+            // A nested component may be instantiated more than once: counting its sections
+            // would fall short, so allow as for a component that cannot say.
+            Ok(wasmparser::Payload::ComponentSection { .. }) => {
+                return count.max(FALLBACK_PER_INSTANCE.core_instances);
+            }
+            _ => {}
         }
     }
     count
+}
+
+impl PerInstance {
+    /// What one instance of a precompiled component uses: its memories and tables are known,
+    /// its core instances are not (the WebAssembly is gone), so the pool allows generously
+    /// for them; a core-instance slot costs only bookkeeping.
+    pub fn of_precompiled(component: &Component) -> Self {
+        let mut needs = Self::of(component, &[]);
+        needs.core_instances = FALLBACK_PER_INSTANCE.core_instances;
+        needs
+    }
 }
 
 /// The engine that compiles components: the same code generation as the serving engine, without
@@ -70,6 +89,10 @@ fn core_instances(bytes: &[u8]) -> u32 {
 pub fn compiler(config: &HostConfig) -> Result<Engine, LoadError> {
     let mut wasm = base_config(config);
     wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    if let Some(target) = &config.target {
+        wasm.target(target)
+            .map_err(|e| LoadError::Engine(format!("target {target}: {e:#}")))?;
+    }
     Engine::new(&wasm).map_err(|e| LoadError::Engine(format!("{e:#}")))
 }
 

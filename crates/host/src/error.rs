@@ -27,6 +27,9 @@ pub enum LoadError {
     /// The engine or worker pool could not be set up.
     #[error("cannot set up the runtime: {0}")]
     Engine(String),
+    /// A precompiled component this host cannot load.
+    #[error("{0}")]
+    Precompiled(String),
     /// The instance pool the configuration asks for cannot be reserved: a configuration error.
     #[error("{0}")]
     Pool(String),

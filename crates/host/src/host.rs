@@ -8,6 +8,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use wasmtime::Engine;
 
+use crate::cache::CompileCache;
+use crate::compiled::{self, Source};
 use crate::component::{self, ComponentInfo, Prepared};
 use crate::config::{HostConfig, InstanceScope};
 use crate::engine::{self, EpochTicker, PerInstance};
@@ -15,6 +17,7 @@ use crate::error::{InvokeError, LoadError};
 use crate::events::{self, Event};
 use crate::invocation::{Completion, Context, Deadline, Invocation, RunningInvocation};
 use crate::jobs::{self, Job};
+use crate::limits::MemoryBudget;
 use crate::pool::WorkerPool;
 use crate::sessions::Sessions;
 use crate::shared::{GuestStatus, Shared};
@@ -64,65 +67,92 @@ pub struct Inspection {
 }
 
 impl Host {
-    /// Reads, compiles, checks and links the component at `path`, and starts the worker pool.
+    /// Reads, checks and links the component at `path`, and starts the worker pool. A
+    /// precompiled component (`wasm-agent compile`) is served only from a file named `.cwasm`:
+    /// it is native code, never loaded by accident.
     pub fn load_file(path: &Path, config: HostConfig) -> Result<Self, LoadError> {
-        Self::load(&read(path)?, config)
+        let bytes = read(path)?;
+        let name = path.display().to_string();
+        Self::load_source(source_of(path, &bytes, &name)?, config)
     }
 
-    /// Compiles, checks and links a component, sizes and reserves the instance pool for it,
-    /// and starts the worker pool.
+    /// Compiles (or finds in the compile cache), checks and links a component, sizes and
+    /// reserves the instance pool for it, and starts the worker pool.
     pub fn load(bytes: &[u8], config: HostConfig) -> Result<Self, LoadError> {
+        Self::load_source(Source::Wasm(bytes), config)
+    }
+
+    fn load_source(source: Source<'_>, config: HostConfig) -> Result<Self, LoadError> {
         let started = Instant::now();
         let compiler = engine::compiler(&config)?;
-        let compiled = component::compile(&compiler, bytes)?;
-        component::prepare(&compiler, &component::linker(&compiler)?, &compiled)?;
-        let info = component::describe(&compiler, &compiled);
-        let per_instance = PerInstance::of(&compiled, bytes);
+        let cache = config.cache_dir.as_deref().and_then(CompileCache::open);
+        let obtained = compiled::obtain(&compiler, source, cache.as_ref())?;
+        let checked = &obtained.component;
+        component::prepare(&compiler, &component::linker(&compiler)?, checked)?;
+        let info = component::describe(&compiler, checked);
+        let per_instance = match source {
+            Source::Wasm(bytes) => PerInstance::of(checked, bytes),
+            Source::Precompiled { .. } => PerInstance::of_precompiled(checked),
+        };
         let slots = pool_slots(&config, &info);
         let engine = engine::build(&config, slots, per_instance)?;
-        let component = component::transfer(&compiled, &engine)?;
+        let component = compiled::load_into(&obtained.serialized, &engine)?;
         let prepared = component::prepare(&engine, &component::linker(&engine)?, &component)?;
-        let shared = Arc::new(Shared::new(config.clone(), info.has(BACKGROUND)));
+        let (launcher, launches) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::new(config.clone(), info.has(BACKGROUND), launcher));
         let sessions = Arc::new(Sessions::new(&config));
         let setup = |e: std::io::Error| LoadError::Engine(e.to_string());
         let pool = WorkerPool::new(config.worker_threads()).map_err(setup)?;
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick).map_err(setup)?;
         let reaper = CancellationToken::new();
-        pool.spawn(reap(sessions.clone(), reaper.clone()));
+        pool.spawn(reap(
+            sessions.clone(),
+            shared.memory.clone(),
+            reaper.clone(),
+        ));
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
-            bytes = bytes.len(),
+            code = obtained.origin.as_str(),
             slots,
             core_instances_each = per_instance.core_instances,
             memories_each = per_instance.memories,
             features = ?info.features,
             "component loaded"
         );
-        Ok(Self {
-            inner: Arc::new(Inner {
-                engine,
-                prepared,
-                shared,
-                sessions,
-                info,
-                root: CancellationToken::new(),
-                pool,
-                websockets: Arc::new(Semaphore::new(config.max_websockets as usize)),
-                _reaper: reaper.drop_guard(),
-                _ticker: ticker,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            engine,
+            prepared,
+            shared,
+            sessions,
+            info,
+            root: CancellationToken::new(),
+            pool,
+            websockets: Arc::new(Semaphore::new(config.max_websockets as usize)),
+            _reaper: reaper.drop_guard(),
+            _ticker: ticker,
+        });
+        inner
+            .pool
+            .spawn(jobs::launcher(Arc::downgrade(&inner), launches));
+        Ok(Self { inner })
     }
 
-    /// Compiles a component and reports what it holds and whether it is a handler, without
-    /// starting anything.
+    /// Compiles a component (or finds it in the compile cache) and reports what it holds and
+    /// whether it is a handler, without starting anything.
     pub fn inspect(bytes: &[u8], config: &HostConfig) -> Result<Inspection, LoadError> {
         let engine = engine::compiler(config)?;
-        let component = component::compile(&engine, bytes)?;
+        let cache = config.cache_dir.as_deref().and_then(CompileCache::open);
+        let component = compiled::obtain(&engine, Source::Wasm(bytes), cache.as_ref())?.component;
         let info = component::describe(&engine, &component);
         let linker = component::linker(&engine)?;
         let verdict = component::prepare(&engine, &linker, &component).map(drop);
         Ok(Inspection { info, verdict })
+    }
+
+    /// Compiles a component ahead of time into a `.cwasm` for `config.target` (this machine's
+    /// when none), with the code generation settings of `config` (fuel metering).
+    pub fn precompile(bytes: &[u8], config: &HostConfig) -> Result<Vec<u8>, LoadError> {
+        compiled::precompile(&engine::compiler(config)?, bytes)
     }
 
     /// Starts an invocation on the worker pool: in its session's instance if it has a session
@@ -317,8 +347,9 @@ fn pool_slots(config: &HostConfig, info: &ComponentInfo) -> u32 {
         .saturating_add(websockets)
 }
 
-/// Drops expired sessions until `stop` is cancelled (when the host is dropped).
-async fn reap(sessions: Arc<Sessions>, stop: CancellationToken) {
+/// Drops expired sessions, and idle ones while the memory budget is nearly full, until `stop`
+/// is cancelled (when the host is dropped).
+async fn reap(sessions: Arc<Sessions>, memory: Option<Arc<MemoryBudget>>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(sessions.reap_interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -326,8 +357,26 @@ async fn reap(sessions: Arc<Sessions>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = tick.tick() => {
                 sessions.reap(Instant::now());
+                if let Some(budget) = &memory {
+                    sessions.relieve(budget);
+                }
             }
         }
+    }
+}
+
+/// What the file holds: WebAssembly, or native code that only a `.cwasm` name may carry.
+fn source_of<'a>(path: &Path, bytes: &'a [u8], name: &'a str) -> Result<Source<'a>, LoadError> {
+    let named_cwasm = path.extension().is_some_and(|e| e == "cwasm");
+    match (Engine::detect_precompiled(bytes).is_some(), named_cwasm) {
+        (true, true) => Ok(Source::Precompiled { bytes, name }),
+        (false, false) => Ok(Source::Wasm(bytes)),
+        (true, false) => Err(LoadError::Precompiled(format!(
+            "{name} holds precompiled native code; it is served only from a file named .cwasm"
+        ))),
+        (false, true) => Err(LoadError::Precompiled(format!(
+            "{name} is named .cwasm but is not a component precompiled by `wasm-agent compile`"
+        ))),
     }
 }
 

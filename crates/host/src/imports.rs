@@ -3,13 +3,13 @@
 use wasmtime::format_err;
 
 use crate::bindings::{
-    EmitError, HostImports, MessageWit, PingStatusWit, ReplyHeadWit, ScheduleError, SocketImports,
-    SseEvent, TypesHost,
+    EmitError, HostImports, MessageWit, PingStatusWit, Received, ReplyHeadWit, ScheduleError,
+    SocketImports, SseEvent, TypesHost,
 };
 use crate::events::SendError;
 use crate::invocation::ReplyHead;
 use crate::json;
-use crate::shared::{GuestStatus, Scheduled};
+use crate::shared::{GuestStatus, Launch, Scheduled};
 use crate::socket::{Closed, Message};
 use crate::state::InvocationState;
 use crate::tasks::TrackedTask;
@@ -154,10 +154,9 @@ impl HostImports for InvocationState {
             PingStatusWit::Healthy => GuestStatus::Healthy,
             PingStatusWit::HealthyBusy => GuestStatus::HealthyBusy,
         });
-        if self.shared.guest_status() != status {
+        if self.status.set(status) {
             tracing::info!(request_id = %self.call.request_id, ?status, "guest set the ping status");
         }
-        self.shared.set_guest_status(status);
         Ok(())
     }
 
@@ -185,25 +184,47 @@ impl HostImports for InvocationState {
             task,
             "background work scheduled"
         );
-        self.call.scheduled.push(Scheduled {
+        let work = Scheduled {
             task,
             input,
             _slot: slot,
             _tracked: tracked,
-        });
+        };
+        if self.call.events.is_some() {
+            // After the response: the invocation's caller is waiting for it.
+            self.call.scheduled.push(work);
+        } else {
+            // A WebSocket handler or background work has no response to wait for, and may run
+            // for hours: its work starts now.
+            self.shared.launch(Launch {
+                work,
+                context: self.call.context.clone(),
+            });
+        }
         Ok(Ok(()))
     }
 }
 
 impl SocketImports for InvocationState {
-    async fn receive(&mut self) -> wasmtime::Result<Option<MessageWit>> {
+    async fn receive(&mut self, timeout_ms: Option<u32>) -> wasmtime::Result<Received> {
         let Some(socket) = &mut self.call.socket else {
-            return Ok(None);
+            return Ok(Received::Closed);
         };
-        Ok(socket.receive().await.map(|message| match message {
-            Message::Text(text) => MessageWit::Text(text),
-            Message::Binary(bytes) => MessageWit::Binary(bytes),
-        }))
+        let received = match timeout_ms {
+            None => socket.receive().await,
+            Some(ms) => {
+                let wait = std::time::Duration::from_millis(u64::from(ms));
+                match tokio::time::timeout(wait, socket.receive()).await {
+                    Ok(received) => received,
+                    Err(_) => return Ok(Received::TimedOut),
+                }
+            }
+        };
+        Ok(match received {
+            Some(Message::Text(text)) => Received::Message(MessageWit::Text(text)),
+            Some(Message::Binary(bytes)) => Received::Message(MessageWit::Binary(bytes)),
+            None => Received::Closed,
+        })
     }
 
     async fn send(&mut self, message: MessageWit) -> wasmtime::Result<Result<(), EmitError>> {

@@ -1,21 +1,20 @@
 //! What runs on the worker pool: an invocation (in a fresh instance or its session's), the
 //! background work it scheduled, and a WebSocket handler.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::InstanceScope;
 use crate::error::InvokeError;
 use crate::events::EventSender;
 use crate::host::Inner;
 use crate::invocation::{Completion, Context, Deadline, Invocation};
 use crate::run::{self, CallEnd, Instance, Work};
 use crate::sessions::{self, Dropped};
-use crate::shared::Scheduled;
+use crate::shared::{Launch, Scheduled};
 use crate::socket::Socket;
 use crate::state::Call;
 
@@ -36,10 +35,7 @@ pub async fn invoke(inner: &Arc<Inner>, job: Job) -> Result<Completion, InvokeEr
         request_id = %context.request_id,
         session_id = context.session_id.as_deref().unwrap_or(""),
     );
-    let session = match inner.shared.config.scope {
-        InstanceScope::Session => context.session_id.clone(),
-        InstanceScope::Request => None,
-    };
+    let session = inner.shared.config.session_of(context).map(str::to_owned);
     async {
         let started = Instant::now();
         let outcome = match session {
@@ -74,6 +70,11 @@ async fn in_session(inner: &Arc<Inner>, job: Job, id: &str) -> Result<Completion
         }
         () = job.cancel.cancelled() => return Err(InvokeError::Cancelled),
     };
+    // Its turn came too late: entering the instance now would only cut it off mid-call and
+    // lose the session's state for a delay that was not its own.
+    if job.deadline.has_passed() {
+        return Err(InvokeError::Timeout(job.deadline.limit()));
+    }
     if slot
         .as_ref()
         .is_some_and(|kept| inner.sessions.has_expired(kept.created(), Instant::now()))
@@ -104,15 +105,12 @@ async fn in_call(inner: &Arc<Inner>, slot: &mut Option<Instance>, job: Job) -> C
         cancel,
     } = job;
     let context = run::guest_context(&invocation.context, &deadline);
-    let call = Call::new(
-        invocation.context.request_id.as_str().into(),
-        deadline,
-        Some(events),
-    );
+    let origin = Arc::new(invocation.context);
+    let call = Call::new(origin.clone(), deadline, Some(events));
     let work = Work::Invoke(&invocation.payload);
     let mut end = run::call(inner, slot, call, work, &context, &cancel).await;
     let scheduled = std::mem::take(&mut end.call.scheduled);
-    start_background(inner, scheduled, &invocation.context, end.reusable);
+    start_background(inner, scheduled, &origin, end.reusable);
     end
 }
 
@@ -121,7 +119,7 @@ async fn in_call(inner: &Arc<Inner>, slot: &mut Option<Instance>, job: Job) -> C
 fn start_background(
     inner: &Arc<Inner>,
     scheduled: Vec<Scheduled>,
-    context: &Context,
+    context: &Arc<Context>,
     returned: bool,
 ) {
     for work in scheduled {
@@ -141,7 +139,7 @@ fn start_background(
 }
 
 /// Runs one piece of background work to its end, under the task timeout, and logs how it ended.
-async fn background(inner: &Arc<Inner>, work: Scheduled, context: Context) {
+async fn background(inner: &Arc<Inner>, work: Scheduled, context: Arc<Context>) {
     let span = tracing::info_span!(
         "background",
         request_id = %context.request_id,
@@ -152,15 +150,13 @@ async fn background(inner: &Arc<Inner>, work: Scheduled, context: Context) {
         let started = Instant::now();
         let deadline = Deadline::new(started, inner.shared.config.task_timeout, None);
         let guest_context = run::guest_context(&context, &deadline);
-        let call = Call::new(context.request_id.as_str().into(), deadline, None);
+        let call = Call::new(context.clone(), deadline, None);
         let cancel = inner.root.child_token();
         let what = Work::Background {
             task: &work.task,
             input: &work.input,
         };
-        let mut end = run::call(inner, &mut None, call, what, &guest_context, &cancel).await;
-        let scheduled = std::mem::take(&mut end.call.scheduled);
-        start_background(inner, scheduled, &context, end.reusable);
+        let end = run::call(inner, &mut None, call, what, &guest_context, &cancel).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         match end.outcome {
             Ok(_) => tracing::info!(elapsed_ms, "background work completed"),
@@ -173,6 +169,17 @@ async fn background(inner: &Arc<Inner>, work: Scheduled, context: Context) {
     }
     .instrument(span)
     .await
+}
+
+/// Starts the background work calls without a waiting caller schedule, as it arrives, for as
+/// long as the host lives.
+pub async fn launcher(inner: Weak<Inner>, mut launches: mpsc::UnboundedReceiver<Launch>) {
+    while let Some(Launch { work, context }) = launches.recv().await {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        start_background(&inner, vec![work], &context, true);
+    }
 }
 
 /// Runs a WebSocket handler for one connection in an instance of its own, under the deadline,
@@ -194,9 +201,9 @@ pub async fn websocket(
     async {
         let started = Instant::now();
         let guest_context = run::guest_context(&context, &deadline);
-        let mut call = Call::new(context.request_id.as_str().into(), deadline, None);
+        let mut call = Call::new(Arc::new(context), deadline, None);
         call.socket = Some(socket);
-        let mut end = run::call(
+        let end = run::call(
             inner,
             &mut None,
             call,
@@ -205,8 +212,6 @@ pub async fn websocket(
             &cancel,
         )
         .await;
-        let scheduled = std::mem::take(&mut end.call.scheduled);
-        start_background(inner, scheduled, &context, end.reusable);
         drop(slot);
         let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         match &end.outcome {

@@ -19,7 +19,9 @@
 //! wasmtime types do not appear in the public API.
 
 mod bindings;
+mod cache;
 mod classify;
+mod compiled;
 mod component;
 pub mod config;
 mod engine;

@@ -43,6 +43,12 @@ impl MemoryBudget {
     pub fn in_use(&self) -> u64 {
         self.used.load(Ordering::Acquire)
     }
+
+    /// Whether use is past nine tenths of the budget: idle sessions should make room before
+    /// new work is refused.
+    pub fn is_nearly_full(&self) -> bool {
+        self.in_use() > self.limit / 10 * 9
+    }
 }
 
 /// Enforces the linear-memory limit across all of an instance's memories, and its share of the

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::HostConfig;
 use crate::error::InvokeError;
+use crate::limits::MemoryBudget;
 use crate::run::Instance;
 
 /// The sessions of one host.
@@ -47,6 +48,7 @@ pub enum Dropped {
     Idle,
     Lifetime,
     Evicted,
+    Memory,
 }
 
 impl Dropped {
@@ -55,6 +57,7 @@ impl Dropped {
             Self::Idle => "idle timeout",
             Self::Lifetime => "maximum lifetime",
             Self::Evicted => "least recently used, to make room for a new session",
+            Self::Memory => "least recently used, to make room in the memory budget",
         }
     }
 }
@@ -108,7 +111,7 @@ impl Sessions {
                 Some(session) => session.clone(),
                 None => {
                     if table.len() >= self.max_sessions {
-                        let (victim, instance) = evict_lru(&mut table).ok_or_else(|| {
+                        let (victim, instance) = evict_lru(&mut table, false).ok_or_else(|| {
                             InvokeError::Capacity(format!(
                                 "all {} sessions have invocations in progress",
                                 self.max_sessions
@@ -180,6 +183,21 @@ impl Sessions {
         count
     }
 
+    /// Drops the least recently used idle sessions' instances while the memory budget is
+    /// nearly full, so that memory idle conversations hold goes to new work. Returns how many.
+    pub fn relieve(&self, budget: &MemoryBudget) -> usize {
+        let mut dropped = 0;
+        while budget.is_nearly_full() {
+            let Some((victim, instance)) = evict_lru(&mut self.lock(), true) else {
+                break;
+            };
+            log_dropped(&victim, Dropped::Memory);
+            drop(instance);
+            dropped += 1;
+        }
+        dropped
+    }
+
     /// Whether an instance created at `created` has outlived the maximum lifetime at `now`.
     pub fn has_expired(&self, created: Instant, now: Instant) -> bool {
         now.saturating_duration_since(created) >= self.max_lifetime
@@ -211,11 +229,18 @@ impl Session {
     }
 }
 
-/// Removes the least recently used session no invocation holds or awaits, with its instance.
-fn evict_lru(table: &mut HashMap<Arc<str>, Arc<Session>>) -> Option<(Arc<str>, Option<Instance>)> {
+/// Removes the least recently used session no invocation holds or awaits (and that has an
+/// instance, if `with_instance`), with its instance.
+fn evict_lru(
+    table: &mut HashMap<Arc<str>, Arc<Session>>,
+    with_instance: bool,
+) -> Option<(Arc<str>, Option<Instance>)> {
     let victim = table
         .values()
         .filter(|session| session.pending.load(Ordering::Acquire) == 0)
+        .filter(|session| {
+            !with_instance || session.slot.try_lock().is_ok_and(|slot| slot.is_some())
+        })
         .min_by_key(|session| session.last_used())?
         .id
         .clone();

@@ -2,11 +2,12 @@
 //! guest set for `/ping`, and the slots for background work.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::config::HostConfig;
+use crate::invocation::Context;
 use crate::limits::MemoryBudget;
 use crate::tasks::{AsyncTasks, TrackedTask};
 
@@ -27,8 +28,56 @@ pub struct Shared {
     pub memory: Option<Arc<MemoryBudget>>,
     /// Slots for background runs, if the component exports `background`.
     pub background: Option<Arc<Semaphore>>,
-    // 0: none set, 1: Healthy, 2: HealthyBusy; read by `/ping` without a lock.
-    status: AtomicU8,
+    // Background work to start at once, scheduled by a call no caller waits on.
+    launcher: mpsc::UnboundedSender<Launch>,
+    // Live instances that set each status; read by `/ping` without a lock.
+    busy_claims: AtomicUsize,
+    healthy_claims: AtomicUsize,
+}
+
+/// The status one instance set, counted in [`Shared`] for as long as the instance lives: a
+/// dropped instance (a trap, an evicted session) cannot hold `/ping` at `HealthyBusy`.
+#[derive(Debug)]
+pub struct StatusClaim {
+    shared: Arc<Shared>,
+    status: Option<GuestStatus>,
+}
+
+impl StatusClaim {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            status: None,
+        }
+    }
+
+    /// Sets or clears this instance's status; true if it changed.
+    pub fn set(&mut self, status: Option<GuestStatus>) -> bool {
+        if self.status == status {
+            return false;
+        }
+        if let Some(claims) = status.map(|s| self.shared.claims(s)) {
+            claims.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Some(claims) = self.status.map(|s| self.shared.claims(s)) {
+            claims.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.status = status;
+        true
+    }
+}
+
+impl Drop for StatusClaim {
+    fn drop(&mut self) {
+        self.set(None);
+    }
+}
+
+/// Background work to start now, with the context of the invocation that scheduled it.
+#[derive(Debug)]
+pub struct Launch {
+    pub work: Scheduled,
+    pub context: Arc<Context>,
 }
 
 /// Background work a guest scheduled, holding its slot and its open async task until it has run.
@@ -42,7 +91,11 @@ pub struct Scheduled {
 }
 
 impl Shared {
-    pub fn new(config: HostConfig, has_background: bool) -> Self {
+    pub fn new(
+        config: HostConfig,
+        has_background: bool,
+        launcher: mpsc::UnboundedSender<Launch>,
+    ) -> Self {
         let background =
             has_background.then(|| Arc::new(Semaphore::new(config.max_background as usize)));
         Self {
@@ -50,26 +103,33 @@ impl Shared {
             config,
             tasks: AsyncTasks::new(),
             background,
-            status: AtomicU8::new(0),
+            launcher,
+            busy_claims: AtomicUsize::new(0),
+            healthy_claims: AtomicUsize::new(0),
         }
     }
 
-    /// The status a guest set, if any.
+    /// The status live instances set: `HealthyBusy` if any says so, else `Healthy` if any says
+    /// so, else none (the automatic status applies).
     pub fn guest_status(&self) -> Option<GuestStatus> {
-        match self.status.load(Ordering::Acquire) {
-            1 => Some(GuestStatus::Healthy),
-            2 => Some(GuestStatus::HealthyBusy),
-            _ => None,
+        if self.busy_claims.load(Ordering::Acquire) > 0 {
+            Some(GuestStatus::HealthyBusy)
+        } else if self.healthy_claims.load(Ordering::Acquire) > 0 {
+            Some(GuestStatus::Healthy)
+        } else {
+            None
         }
     }
 
-    /// Sets or clears the guest's status.
-    pub fn set_guest_status(&self, status: Option<GuestStatus>) {
-        let value = match status {
-            None => 0,
-            Some(GuestStatus::Healthy) => 1,
-            Some(GuestStatus::HealthyBusy) => 2,
-        };
-        self.status.store(value, Ordering::Release);
+    /// Starts background work now. If the host is gone, the work is dropped with it.
+    pub fn launch(&self, launch: Launch) {
+        let _ = self.launcher.send(launch);
+    }
+
+    fn claims(&self, status: GuestStatus) -> &AtomicUsize {
+        match status {
+            GuestStatus::Healthy => &self.healthy_claims,
+            GuestStatus::HealthyBusy => &self.busy_claims,
+        }
     }
 }

@@ -9,9 +9,9 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::events::EventSender;
-use crate::invocation::{Deadline, ReplyHead};
+use crate::invocation::{Context, Deadline, ReplyHead};
 use crate::limits::MemoryLimiter;
-use crate::shared::{Scheduled, Shared};
+use crate::shared::{Scheduled, Shared, StatusClaim};
 use crate::socket::Socket;
 use crate::stdio::{GuestLog, LogScope};
 use crate::tasks::TaskScope;
@@ -24,6 +24,8 @@ pub struct InvocationState {
     pub limiter: MemoryLimiter,
     /// The async tasks this instance opened (completed by the host when it is dropped).
     pub tasks: TaskScope,
+    /// The ping status this instance set (withdrawn when it is dropped).
+    pub status: StatusClaim,
     pub shared: Arc<Shared>,
     pub call: Call,
 }
@@ -31,6 +33,8 @@ pub struct InvocationState {
 /// The state of one call into an instance.
 #[derive(Debug)]
 pub struct Call {
+    /// The context of the invocation this call serves (or that scheduled it).
+    pub context: Arc<Context>,
     pub request_id: Arc<str>,
     pub deadline: Deadline,
     /// Where `emit` sends; none when nobody listens (background work, a WebSocket).
@@ -52,10 +56,11 @@ pub struct Call {
 }
 
 impl Call {
-    /// A call for the invocation `request_id`, under `deadline`.
-    pub fn new(request_id: Arc<str>, deadline: Deadline, events: Option<EventSender>) -> Self {
+    /// A call for the invocation with `context`, under `deadline`.
+    pub fn new(context: Arc<Context>, deadline: Deadline, events: Option<EventSender>) -> Self {
         Self {
-            request_id,
+            request_id: context.request_id.as_str().into(),
+            context,
             deadline,
             events,
             socket: None,
@@ -71,7 +76,7 @@ impl Call {
     /// The state of an instance between calls: nothing to send to, and a deadline long past,
     /// so that nothing can run.
     fn idle() -> Self {
-        Self::new("".into(), Deadline::passed(Instant::now()), None)
+        Self::new(Arc::default(), Deadline::passed(Instant::now()), None)
     }
 }
 
@@ -93,6 +98,7 @@ impl InvocationState {
             log,
             limiter: MemoryLimiter::new(shared.config.max_memory, shared.memory.clone()),
             tasks: TaskScope::new(shared.tasks.clone()),
+            status: StatusClaim::new(shared.clone()),
             shared,
             call: Call::idle(),
         }

@@ -31,6 +31,8 @@ pub struct LogScope {
     request_id: Mutex<Arc<str>>,
     remaining: AtomicUsize,
     budget: usize,
+    // Bumped by `begin`: a writer a guest keeps across invocations notices the new one.
+    generation: AtomicUsize,
 }
 
 impl LogScope {
@@ -41,6 +43,11 @@ impl LogScope {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = request_id;
         self.remaining.store(self.budget, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn generation(&self) -> usize {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn request_id(&self) -> Arc<str> {
@@ -58,6 +65,7 @@ impl GuestLog {
             request_id: Mutex::new(request_id),
             remaining: AtomicUsize::new(budget),
             budget,
+            generation: AtomicUsize::new(0),
         });
         let stdout = Self {
             stream: "stdout",
@@ -75,6 +83,7 @@ impl GuestLog {
             log: self.clone(),
             line: Vec::new(),
             truncated: false,
+            generation: self.scope.generation(),
         }
     }
 
@@ -113,10 +122,19 @@ struct LineWriter {
     log: GuestLog,
     line: Vec<u8>,
     truncated: bool,
+    generation: usize,
 }
 
 impl LineWriter {
     fn write_bytes(&mut self, bytes: &[u8]) {
+        let generation = self.log.scope.generation();
+        if generation != self.generation {
+            // A new invocation: the last one's unfinished line is logged now, and its budget
+            // warning may be given again.
+            self.emit();
+            self.truncated = false;
+            self.generation = generation;
+        }
         let granted = self.log.take(bytes.len());
         for chunk in bytes[..granted].split_inclusive(|b| *b == b'\n') {
             self.line.extend_from_slice(chunk);

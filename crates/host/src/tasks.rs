@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// The largest integer a JavaScript number holds exactly: 2^53 - 1.
+const JS_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
 /// The process-wide registry of open tasks, shared by every instance and read by `/ping`.
 #[derive(Debug, Default)]
 pub struct AsyncTasks {
@@ -42,11 +45,14 @@ impl AsyncTasks {
         Arc::new(Self::default())
     }
 
-    /// Opens a task and returns its id: unpredictable and possibly negative, like the SDK's.
+    /// Opens a task and returns its id: unpredictable, like the SDK's, but never negative and
+    /// below 2^53, so that a JavaScript guest holds it as an exact number (componentize-js
+    /// also fails on negative 64-bit arguments).
     pub fn add(&self, name: String, metadata: Option<String>) -> i64 {
         let mut open = self.lock();
         let id = loop {
-            let candidate = self.ids.hash_one(self.next.fetch_add(1, Ordering::Relaxed)) as i64;
+            let hash = self.ids.hash_one(self.next.fetch_add(1, Ordering::Relaxed));
+            let candidate = (hash & JS_SAFE_INTEGER) as i64;
             if !open.contains_key(&candidate) {
                 break candidate;
             }

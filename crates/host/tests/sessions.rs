@@ -84,3 +84,46 @@ async fn second_invocation_reuses_the_instance() -> TestResult {
     );
     Ok(())
 }
+
+/// When the process-wide memory budget is nearly full, idle sessions make room: a new session
+/// refused for memory is admitted once the least recently used ones are dropped.
+#[tokio::test]
+async fn idle_sessions_make_room_in_the_memory_budget() -> TestResult {
+    let config = HostConfig {
+        max_total_memory: Some(12 << 20),
+        ..HostConfig::default()
+    };
+    let host = Host::load_file(&guest("chat"), config)?;
+    let mut refused = None;
+    for session in 0..64 {
+        if let Err(error) = host
+            .invoke(in_session(&format!("s{session}")))
+            .outcome()
+            .await
+        {
+            refused = Some((session, error));
+            break;
+        }
+    }
+    let (session, error) = refused.ok_or("the budget never filled")?;
+    assert!(
+        matches!(error, wasm_agent_host::InvokeError::MemoryBudget(_)),
+        "{error:?}"
+    );
+    let started = Instant::now();
+    loop {
+        let retried = host
+            .invoke(in_session(&format!("s{session}")))
+            .outcome()
+            .await;
+        if retried.is_ok() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "idle sessions did not make room: {retried:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

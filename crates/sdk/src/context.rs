@@ -111,8 +111,10 @@ impl Context {
         host::complete_async_task(id)
     }
 
-    /// Sets the status `/ping` reports (for the whole server, until changed), or with `None`
-    /// goes back to reporting whether async tasks are open: the SDK's custom ping handler.
+    /// Sets the status `/ping` reports, or with `None` clears it: the SDK's custom ping
+    /// handler. It holds while this instance lives (a session's instance keeps it between
+    /// invocations) and is withdrawn when the instance is dropped; `HealthyBusy` from any live
+    /// instance wins.
     pub fn set_ping_status(&self, status: Option<PingStatus>) {
         host::set_ping_status(status.map(|status| match status {
             PingStatus::Healthy => RawPingStatus::Healthy,

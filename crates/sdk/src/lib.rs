@@ -39,7 +39,7 @@ pub use context::{Closed, Context, PingStatus, ScheduleError};
 pub use failure::Failure;
 pub use reply::{Done, Reply, Response};
 #[cfg(feature = "websocket")]
-pub use socket::{Message, Socket};
+pub use socket::{Message, Received, Socket};
 
 // The world follows the features: each optional capability is an export the component must
 // then provide, so a component only has the exports its author asked for.

@@ -1,9 +1,13 @@
 //! Echoes WebSocket messages, text and binary. A few texts are commands: `context` replies with
-//! the context the handler saw, `spin` loops forever, `fail` fails the handler, `panic` traps,
-//! `bye` returns. `/invocations` echoes the payload.
+//! the context the handler saw, `tick` sends `tick 1` to `tick 3`, one per 100 ms without a
+//! message, `schedule` schedules background work (which logs `ws job ran`) and replies
+//! `scheduled`, `spin` loops forever, `fail` fails the handler, `panic` traps, `bye` returns.
+//! `/invocations` echoes the payload.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasm_agent_sdk::{Context, Failure, Message, Socket, handler};
+use wasm_agent_sdk::{Context, Failure, Message, Received, Socket, handler};
 
 fn invoke(payload: Value, _ctx: &Context) -> Result<Value, Failure> {
     Ok(json!({ "payload": payload }))
@@ -19,6 +23,19 @@ fn serve(socket: &Socket, ctx: &Context) -> Result<(), Failure> {
                     "headers": ctx.headers(),
                 });
                 socket.send_text(&context.to_string())?;
+            }
+            Message::Text(text) if text == "tick" => {
+                for tick in 1..=3 {
+                    match socket.receive_timeout(Duration::from_millis(100)) {
+                        Received::TimedOut => socket.send_text(&format!("tick {tick}"))?,
+                        Received::Message(message) => socket.send(&message)?,
+                        Received::Closed => return Ok(()),
+                    }
+                }
+            }
+            Message::Text(text) if text == "schedule" => {
+                ctx.schedule("ws-job", &json!({}))?;
+                socket.send_text("scheduled")?;
             }
             Message::Text(text) if text == "spin" => {
                 let mut counter = 0u64;
@@ -37,4 +54,9 @@ fn serve(socket: &Socket, ctx: &Context) -> Result<(), Failure> {
     Ok(())
 }
 
-handler!(invoke, websocket: serve);
+fn job(task: &str, _input: Value, _ctx: &Context) -> Result<(), Failure> {
+    println!("ws job ran: {task}");
+    Ok(())
+}
+
+handler!(invoke, background: job, websocket: serve);

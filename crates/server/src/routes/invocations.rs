@@ -44,20 +44,28 @@ async fn run(state: &AppState, context: Context, body: Body) -> Result<Response,
         return Ok(reply);
     }
     let config = state.config();
-    let permit = state
-        .admission()
-        .admit(config.timeout)
-        .await
-        .map_err(|_| ApiError::Busy)?;
+    let in_session = state.host().config().session_of(&context).is_some();
     let invocation = Invocation {
         payload,
         context,
         timeout: config.timeout,
         stream_timeout: Some(config.stream_timeout),
     };
-    // The permit is held until the instance is gone, so admission never lets in more
-    // invocations than the pool has instances.
-    let mut running = state.host().invoke_holding(invocation, permit);
+    let mut running = if in_session {
+        // Its session's instance has a slot of its own, and the session's queue and count
+        // bound the waiting; an admission permit held while queued behind the session's
+        // earlier invocations would let a few busy sessions lock every other client out.
+        state.host().invoke(invocation)
+    } else {
+        let permit = state
+            .admission()
+            .admit(config.timeout)
+            .await
+            .map_err(|_| ApiError::Busy)?;
+        // The permit is held until the instance is gone, so admission never lets in more
+        // invocations than the pool has fresh instances.
+        state.host().invoke_holding(invocation, permit)
+    };
     // Dropping `running` (the client went away) cancels the invocation.
     match running.next_event().await {
         Some(first) => Ok(sse_response(stream::body(first, running))),

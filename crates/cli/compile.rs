@@ -1,0 +1,43 @@
+//! `wasm-agent compile`: a component compiled ahead of time into native code (`.cwasm`).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use wasm_agent_host::{Host, HostConfig};
+
+use crate::EXIT_COMPONENT;
+use crate::args::CompileArgs;
+
+pub fn run(args: &CompileArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.handler)
+        .with_context(|| format!("cannot read {}", args.handler.display()))?;
+    let config = HostConfig {
+        fuel: args.fuel,
+        target: args.target.clone(),
+        ..HostConfig::default()
+    };
+    let started = Instant::now();
+    let compiled = match Host::precompile(&bytes, &config) {
+        Ok(compiled) => compiled,
+        Err(error) => {
+            eprintln!("error: {}: {error}", args.handler.display());
+            return Ok(ExitCode::from(EXIT_COMPONENT));
+        }
+    };
+    // Written beside the destination and renamed, so a half-written file is never served.
+    let partial = args.output.with_extension("cwasm.partial");
+    std::fs::write(&partial, &compiled)
+        .and_then(|()| std::fs::rename(&partial, &args.output))
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!(
+        "compiled {} ({} bytes) into {} ({} bytes) for {} in {} ms",
+        args.handler.display(),
+        bytes.len(),
+        args.output.display(),
+        compiled.len(),
+        args.target.as_deref().unwrap_or("this machine"),
+        started.elapsed().as_millis()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,131 @@
+//! Where a served component's machine code comes from: compiled now, read from the compile
+//! cache, or precompiled by `wasm-agent compile` and named explicitly. It is loaded into the
+//! compiling engine first (to check and size it), then into the serving engine, whose pool is
+//! sized from what the component needs.
+
+use std::path::PathBuf;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::cache::CompileCache;
+use crate::component;
+use crate::error::LoadError;
+
+/// What the caller has.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A component's WebAssembly bytes.
+    Wasm(&'a [u8]),
+    /// A precompiled component (`.cwasm`), and the name to report it by.
+    Precompiled { bytes: &'a [u8], name: &'a str },
+}
+
+/// How the machine code was obtained, for the load log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Compiled,
+    Cached,
+    Precompiled,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compiled => "compiled",
+            Self::Cached => "compile cache",
+            Self::Precompiled => "precompiled",
+        }
+    }
+}
+
+/// The machine code, in a form any engine with the same configuration can load.
+pub enum Serialized<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+    File(PathBuf),
+}
+
+/// A component loaded into the compiling engine, and its machine code.
+pub struct Obtained<'a> {
+    pub component: Component,
+    pub serialized: Serialized<'a>,
+    pub origin: Origin,
+}
+
+/// Loads `source` into `compiler`: a cache hit or a precompiled component is only mapped; a
+/// miss is compiled and stored.
+pub fn obtain<'a>(
+    compiler: &Engine,
+    source: Source<'a>,
+    cache: Option<&CompileCache>,
+) -> Result<Obtained<'a>, LoadError> {
+    let bytes = match source {
+        Source::Precompiled { bytes, name } => {
+            // SAFETY: a `.cwasm` is native code by definition; the operator named this file
+            // explicitly to be served, which is the trust `wasm-agent compile` output needs.
+            // wasmtime still refuses one from another version or configuration.
+            let component = unsafe { Component::deserialize(compiler, bytes) }.map_err(|e| {
+                LoadError::Precompiled(format!(
+                    "{name} was not compiled by this version and configuration of wasm-agent \
+                     ({e:#}); compile it again with `wasm-agent compile`, with the same --fuel \
+                     setting as the server"
+                ))
+            })?;
+            return Ok(Obtained {
+                component,
+                serialized: Serialized::Borrowed(bytes),
+                origin: Origin::Precompiled,
+            });
+        }
+        Source::Wasm(bytes) => bytes,
+    };
+    let entry = cache.map(|cache| cache.entry(compiler, bytes));
+    if let Some(entry) = entry.as_ref().filter(|entry| entry.exists()) {
+        // SAFETY: the entry was written whole (renamed into place) by this program into a
+        // directory only this user can write, keyed by the component's hash and the engine's
+        // configuration.
+        match unsafe { Component::deserialize_file(compiler, entry) } {
+            Ok(component) => {
+                return Ok(Obtained {
+                    component,
+                    serialized: Serialized::File(entry.clone()),
+                    origin: Origin::Cached,
+                });
+            }
+            Err(error) => {
+                tracing::warn!(entry = %entry.display(), %error, "unusable cache entry; compiling");
+            }
+        }
+    }
+    let component = component::compile(compiler, bytes)?;
+    let serialized = component
+        .serialize()
+        .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+    if let (Some(cache), Some(entry)) = (cache, &entry) {
+        cache.store(entry, &serialized);
+    }
+    Ok(Obtained {
+        component,
+        serialized: Serialized::Owned(serialized),
+        origin: Origin::Compiled,
+    })
+}
+
+/// Loads the machine code into `engine` (the serving engine, configured as the compiler was).
+pub fn load_into(serialized: &Serialized<'_>, engine: &Engine) -> Result<Component, LoadError> {
+    // SAFETY: the same code `obtain` has just loaded into an engine of the same configuration.
+    let component = match serialized {
+        Serialized::Borrowed(bytes) => unsafe { Component::deserialize(engine, bytes) },
+        Serialized::Owned(bytes) => unsafe { Component::deserialize(engine, bytes) },
+        Serialized::File(path) => unsafe { Component::deserialize_file(engine, path) },
+    };
+    component.map_err(|e| LoadError::Engine(format!("{e:#}")))
+}
+
+/// Compiles `bytes` ahead of time for `target` (the host's when `None`): a `.cwasm`.
+pub fn precompile(compiler: &Engine, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
+    compiler
+        .precompile_component(bytes)
+        .map_err(|e| LoadError::Invalid(format!("{e:#}")))
+}
