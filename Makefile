@@ -21,7 +21,7 @@ LANG_GUESTS  := $(GUEST_OUT)/python-agent.wasm $(GUEST_OUT)/js-agent.wasm $(GUES
 GUEST_TOOLS  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/wasm-agent-guest-tools
 RELEASE_BIN  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/wasm-agent
 
-.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-sessions clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-sessions bench-languages clean
 
 all: build guests
 
@@ -94,7 +94,7 @@ unit:
 	$(CARGO) test --locked --workspace
 
 ## serve: build and serve the example agent on 127.0.0.1:8080 (HANDLER=path.wasm for another).
-serve: release guests
+serve: release rust-guests
 	$(CARGO) run --release --locked --quiet -- serve $(HANDLER) --host 127.0.0.1 --port 8080
 
 ## bench: micro-benchmarks (criterion), then /ping under full load against the Python SDK
@@ -102,7 +102,13 @@ serve: release guests
 bench: setup guests
 	$(CARGO) bench --locked -p wasm-agent-bench --bench invoke
 	$(MAKE) bench-sessions
+	$(MAKE) bench-languages
 	bash bench/ping/run.sh
+
+## bench-languages: the example agent in each language: size, cold and cached start, echo
+## latency (writes bench/languages/results.md).
+bench-languages: release guests
+	python3 bench/languages/run.py $(RELEASE_BIN) $(GUEST_OUT)
 
 ## bench-sessions: RSS per idle session (1,000 sessions) and warm-session versus fresh-instance
 ## latency through the release server (writes bench/sessions/results.md).

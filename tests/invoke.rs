@@ -17,7 +17,8 @@ fn invoke(
     Ok((output.status.code(), stdout(&output), stderr(&output)))
 }
 
-/// The echo guest sees the payload and the context exactly as given.
+/// The echo guest sees the payload, and the context `serve` would build from the same headers
+/// (names lowercased, as the SDK forwards them).
 #[test]
 fn echo_round_trips_payload_and_context() -> TestResult {
     let payload = json!({"text": "héllo 世界", "n": [1, 2.5, null, true]});
@@ -41,7 +42,7 @@ fn echo_round_trips_payload_and_context() -> TestResult {
     assert_eq!(context["request_id"], "request-1");
     assert_eq!(
         context["headers"],
-        json!([["X-Custom", "value: with colon"]])
+        json!([["x-custom", "value: with colon"]])
     );
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

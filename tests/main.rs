@@ -5,6 +5,7 @@ mod check;
 mod compile;
 mod conformance;
 mod invoke;
+mod new;
 mod serve_contract;
 mod serve_h2c;
 mod serve_limits;

@@ -32,13 +32,15 @@ pub enum Command {
     /// another (`--target aarch64-unknown-linux-gnu`). Serve it by naming the `.cwasm`; it
     /// loads only into the same version and configuration of wasm-agent.
     Compile(CompileArgs),
+    /// Create a starter project for a handler: `wasm-agent new --lang python my-agent`.
+    New(NewArgs),
 }
 
 impl Command {
     /// The log filter when `WASM_AGENT_LOG` is not set: quiet, but guest output is shown.
     pub fn default_log_filter(&self) -> &'static str {
         match self {
-            Self::Invoke(_) | Self::Check(_) | Self::Compile(_) => "warn,guest=info",
+            Self::Invoke(_) | Self::Check(_) | Self::Compile(_) | Self::New(_) => "warn,guest=info",
             Self::Serve(_) => "info",
         }
     }
@@ -240,6 +242,27 @@ pub struct CheckArgs {
     pub handler: PathBuf,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The project's directory; its last component is the project's name.
+    pub path: PathBuf,
+    /// The language of the handler.
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+    /// For Rust: the SDK from a local checkout (`PATH/crates/sdk`) instead of git.
+    #[arg(long)]
+    pub sdk: Option<PathBuf>,
+}
+
+/// `--lang`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Python,
+    Js,
+    C,
 }
 
 #[derive(Debug, Args)]

@@ -30,16 +30,24 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_COMPONENT));
         }
     };
+    // The context `serve` would build from the same headers (the SDK's rules: lowercase names,
+    // the allowlist, the identity headers), with the flags taking precedence.
+    let headers = wasm_agent_contract::headers::request_context(
+        args.headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    );
     let invocation = Invocation {
         payload,
         context: Context {
             request_id: args
                 .request_id
+                .or(headers.request_id)
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            session_id: args.session_id,
-            headers: args.headers,
-            workload_access_token: None,
-            oauth2_callback_url: None,
+            session_id: args.session_id.or(headers.session_id),
+            headers: headers.headers,
+            workload_access_token: headers.workload_access_token,
+            oauth2_callback_url: headers.oauth2_callback_url,
         },
         timeout: args.limits.timeout,
         stream_timeout: None,

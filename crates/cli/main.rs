@@ -8,6 +8,7 @@ mod args;
 mod check;
 mod compile;
 mod invoke;
+mod new;
 mod serve;
 
 use std::io::IsTerminal;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Compile(args) => compile::run(&args),
+        Command::New(args) => new::run(&args),
     };
     match result {
         Ok(code) => code,
