@@ -91,6 +91,20 @@ fn background_failure_is_logged_with_its_ids() -> TestResult {
     Ok(())
 }
 
+/// Background work runs under `--task-timeout`: past it, it is stopped and the failure logged,
+/// and `/ping` is `Healthy` again.
+#[test]
+fn background_work_stops_at_the_task_timeout() -> TestResult {
+    let server = Server::start("background", &["--task-timeout", "300ms"])?;
+    server.invoke(r#"{"jobs": 1, "work_ms": 60000}"#)?;
+    assert_eq!(server.ping()?.0, "HealthyBusy");
+    server.expect_log("deadline of 300ms")?;
+    assert!(eventually(Duration::from_secs(10), || {
+        server.ping().is_ok_and(|(status, _)| status == "Healthy")
+    }));
+    Ok(())
+}
+
 /// A component without a background export cannot schedule: the guest is told, nothing runs.
 #[test]
 fn scheduling_without_a_background_export_is_refused() -> TestResult {

@@ -149,6 +149,29 @@ fn spinning_handler_blocks_nothing() -> TestResult {
     Ok(())
 }
 
+/// Past `--max-websockets` connections, the handshake is refused with 503; a slot frees when
+/// a connection ends.
+#[test]
+fn connections_past_the_limit_are_refused() -> TestResult {
+    let server = Server::start("ws-echo", &["--max-websockets", "1"])?;
+    let mut first = open(&server, &[])?;
+    match open(&server, &[]) {
+        Err(error) => assert!(error.to_string().contains("503"), "{error}"),
+        Ok(_) => return Err("a second connection was accepted".into()),
+    }
+    first.send(Message::text("bye"))?;
+    assert_eq!(close_code(&mut first)?, CloseCode::Normal);
+    let started = Instant::now();
+    while open(&server, &[]).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the slot was not freed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
 /// A plain request to `/ws` on a handler that has one is a JSON 400.
 #[test]
 fn non_upgrade_request_is_a_400() -> TestResult {
