@@ -97,10 +97,11 @@ unit:
 serve: release rust-guests
 	$(CARGO) run --release --locked --quiet -- serve $(HANDLER) --host 127.0.0.1 --port 8080
 
-## bench: micro-benchmarks (criterion), then /ping under full load against the Python SDK
+## bench: micro-benchmarks (criterion: instantiate + invoke, headers to context, JSON checks, the
+## event path), sessions, languages, then /ping under full load against the Python SDK
 ## (bench/ping/run.sh: installs wrk and a venv with bedrock-agentcore; writes bench/ping/results.md).
 bench: setup guests
-	$(CARGO) bench --locked -p wasm-agent-bench --bench invoke
+	$(CARGO) bench --locked -p wasm-agent-bench
 	$(MAKE) bench-sessions
 	$(MAKE) bench-languages
 	bash bench/ping/run.sh
