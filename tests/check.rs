@@ -18,7 +18,10 @@ fn check_describes_a_handler() -> TestResult {
 /// Optional capabilities are found among the exports and named.
 #[test]
 fn check_names_optional_capabilities() -> TestResult {
-    for (name, feature) in [("background", "background"), ("ws-echo", "websocket")] {
+    for (name, feature) in [
+        ("background", "background"),
+        ("ws-echo", "background, websocket"),
+    ] {
         let output = run(binary().arg("check").arg(guest(name)))?;
         assert!(output.status.success(), "{}", stderr(&output));
         let text = stdout(&output);
