@@ -21,6 +21,10 @@ const FALLBACK_PER_INSTANCE: PerInstance = PerInstance {
 /// Elements a table may grow to: interpreters keep every function they may call indirectly in
 /// one.
 const MIN_TABLE_ELEMENTS: usize = 64 << 10;
+/// Bytes of a slot's linear memory (and tables) kept resident when it is reused: reset by
+/// copying back only the pages the instance wrote (found with PAGEMAP_SCAN on Linux 6.7+)
+/// instead of unmapping them, so the next instance neither makes a system call nor page-faults.
+const KEEP_RESIDENT: usize = 1 << 20;
 /// Address space one linear-memory slot reserves on a 64-bit host: 4 GiB plus guard regions.
 /// Only used to explain a pool that cannot be had.
 const SLOT_RESERVATION: u64 = (4 << 30) + (64 << 20);
@@ -147,7 +151,10 @@ fn pooling(config: &HostConfig, slots: u32, per: PerInstance) -> PoolingAllocati
         .max_tables_per_component(per.tables)
         .table_elements(per.table_elements.max(MIN_TABLE_ELEMENTS))
         .total_stacks(slots)
-        .max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX));
+        .max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX))
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT);
     pool
 }
 
