@@ -52,7 +52,7 @@ $(GUEST_OUT)/python-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/python/*
 	bash $(GUEST_DIR)/python/build.sh $@
 
 $(GUEST_OUT)/js-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/js/*.js) \
-		$(GUEST_DIR)/js/package-lock.json $(GUEST_DIR)/js/build.sh
+		$(GUEST_DIR)/js/package.json $(GUEST_DIR)/js/package-lock.json $(GUEST_DIR)/js/build.sh
 	bash $(GUEST_DIR)/js/build.sh $@
 
 $(GUEST_OUT)/c-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/c/*.[ch]) \

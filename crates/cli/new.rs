@@ -111,7 +111,17 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
     let sdk = match &args.sdk {
-        Some(path) => format!("{{ path = \"{}\" }}", path.display()),
+        // Cargo reads a path relative to the new project, not to where this command ran.
+        Some(path) => {
+            let path =
+                std::fs::canonicalize(path).with_context(|| format!("--sdk {}", path.display()))?;
+            let escaped = path
+                .display()
+                .to_string()
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"");
+            format!("{{ path = \"{escaped}\" }}")
+        }
         None => format!("{{ git = \"{}\" }}", env!("CARGO_PKG_REPOSITORY")),
     };
     let (files, next) = match args.lang {

@@ -142,17 +142,23 @@ bool json_string(json_slice value, char **out, size_t *out_len) {
     *out_len = 0;
     const char *p = value.ptr, *end = value.ptr + value.len;
     if (p >= end || *p != '"') return false;
-    for (p++; p < end && *p != '"'; p++) {
+    bool closed = false;
+    for (p++; p < end; p++) {
+        if (*p == '"') {
+            closed = true;
+            break;
+        }
         if (*p != '\\') {
             json_buf_bytes(&buf, p, 1);
             continue;
         }
         if (++p >= end) break;
         char c = *p;
-        const char *simple = strchr("\"\\/bfnrt", c);
-        if (simple && c) {
-            static const char decoded[] = "\"\\/\b\f\n\r\t";
-            json_buf_bytes(&buf, &decoded[simple - "\"\\/bfnrt"], 1);
+        static const char escapes[] = "\"\\/bfnrt";
+        static const char decoded[] = "\"\\/\b\f\n\r\t";
+        const char *simple = c ? strchr(escapes, c) : NULL;
+        if (simple) {
+            json_buf_bytes(&buf, &decoded[simple - escapes], 1);
             continue;
         }
         if (c != 'u') break;
@@ -168,12 +174,15 @@ bool json_string(json_slice value, char **out, size_t *out_len) {
                 p = q;
             }
         }
+        // A surrogate left unpaired is not a character: UTF-8 has no encoding for it, and the
+        // host refuses strings that are not UTF-8.
+        if (code >= 0xD800 && code < 0xE000) code = 0xFFFD;
         put_utf8(&buf, code);
         p--;
     }
     *out = buf.data;
     *out_len = buf.len;
-    return p < end;
+    return closed;
 }
 
 bool json_int(json_slice value, long *out) {

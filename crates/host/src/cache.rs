@@ -8,9 +8,9 @@
 //! temporary name and renamed, so processes sharing the directory never see half an entry.
 
 use std::fs;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -72,12 +72,20 @@ impl CompileCache {
 
     /// Writes an entry atomically; a failure (a read-only disk) is logged and otherwise ignored.
     pub fn store(&self, entry: &Path, serialized: &[u8]) {
+        // A name no other writer uses (processes in containers sharing the directory may have
+        // the same pid), created exclusively, so no two writers ever share a temporary file.
+        let mut unique = RandomState::new().build_hasher();
+        unique.write_u64(WRITES.fetch_add(1, Ordering::Relaxed));
         let temporary = self.dir.join(format!(
-            ".{}-{}.tmp",
+            ".{}-{:016x}.tmp",
             std::process::id(),
-            WRITES.fetch_add(1, Ordering::Relaxed)
+            unique.finish()
         ));
-        let written = fs::File::create(&temporary)
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
             .and_then(|mut file| {
                 file.write_all(serialized)?;
                 file.sync_all()
