@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::{Response, SESSION_HEADER, Server};
+use crate::server::{Response, SESSION_HEADER, Server, one_load_test_at_a_time};
 use crate::support::TestResult;
 
 /// The example agent, built from `guest-examples/` by `make guests`.
@@ -165,6 +165,8 @@ fn check(language: &str, case: &Case, response: &Response) -> Result<(), String>
 /// Every language's build of the example agent gives the same replies.
 #[test]
 fn every_language_answers_alike() -> TestResult {
+    // Megabytes through four servers, and a compile when the cache is cold.
+    let _load = one_load_test_at_a_time();
     let cases = cases();
     let mut failures = Vec::new();
     for language in LANGUAGES {

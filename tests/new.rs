@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::server::one_load_test_at_a_time;
 use crate::support::{TestResult, binary, run, stderr, stdout};
 
 fn repo() -> PathBuf {
@@ -30,6 +31,8 @@ fn built(command: &mut Command) -> TestResult {
 /// The starter of each language builds, is a handler, and answers its example request.
 #[test]
 fn starters_build_and_answer() -> TestResult {
+    // Four builds: heavy enough to skew the timing of load tests running beside them.
+    let _load = one_load_test_at_a_time();
     let dir = std::env::temp_dir().join(format!("wasm-agent-new-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
