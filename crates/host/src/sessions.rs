@@ -11,6 +11,7 @@ use crate::config::HostConfig;
 use crate::error::InvokeError;
 use crate::limits::MemoryBudget;
 use crate::run::Instance;
+use tokio_util::sync::CancellationToken;
 
 /// The sessions of one host.
 #[derive(Debug)]
@@ -259,4 +260,26 @@ pub fn log_dropped(id: &str, why: Dropped) {
         reason = why.reason(),
         "session instance dropped"
     );
+}
+
+/// Drops expired sessions, and idle ones while the memory budget is nearly full, until `stop`
+/// is cancelled (when the host is dropped).
+pub async fn reap(
+    sessions: Arc<Sessions>,
+    memory: Option<Arc<MemoryBudget>>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(sessions.reap_interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {
+                sessions.reap(Instant::now());
+                if let Some(budget) = &memory {
+                    sessions.relieve(budget);
+                }
+            }
+        }
+    }
 }

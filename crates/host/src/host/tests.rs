@@ -1,0 +1,214 @@
+//! Tests of [`Host`](super::Host) on real guests: time slicing, cancellation, deadlines,
+//! capacity and the memory budget.
+
+use std::time::Duration;
+
+use super::*;
+use crate::invocation::Context;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn guest(name: &str) -> std::path::PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../guest-examples/dist")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `make guests`",
+        path.display()
+    );
+    path
+}
+
+fn invocation(payload: &str, timeout: Duration) -> Invocation {
+    Invocation {
+        payload: payload.into(),
+        context: Context {
+            request_id: "test".into(),
+            ..Context::default()
+        },
+        timeout,
+        stream_timeout: None,
+    }
+}
+
+/// A spinning guest yields its only worker thread at every epoch tick, so another guest on
+/// the same thread completes while it spins.
+#[tokio::test]
+async fn spinning_guest_shares_its_worker_thread() -> TestResult {
+    let config = HostConfig {
+        workers: 1,
+        ..HostConfig::default()
+    };
+    let spin = Host::load_file(&guest("spin"), config.clone())?;
+    let echo = Host::load_file(&guest("echo"), config)?;
+    let spinning = spin.invoke(invocation("{}", Duration::from_secs(30)));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let echoed = echo
+        .invoke(invocation("[1]", Duration::from_secs(30)))
+        .outcome()
+        .await?;
+    assert!(echoed.result.is_some_and(|r| r.contains("\"payload\":[1]")));
+    // The spinner is still running: its outcome is not ready yet.
+    let mut spinning = spinning;
+    assert!(spinning.outcome.try_recv().is_err());
+    Ok(())
+}
+
+/// A cancelled guest that never calls the host is cut off after the grace period, and its
+/// instance goes back to the pool.
+#[tokio::test]
+async fn cancelled_spinner_is_cut_off_and_freed() -> TestResult {
+    let config = HostConfig {
+        cancel_grace: Duration::from_millis(100),
+        ..HostConfig::default()
+    };
+    let host = Host::load_file(&guest("spin"), config)?;
+    let running = host.invoke(invocation("{}", Duration::from_secs(60)));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(host.live_instances(), Some(1));
+    running.cancel();
+    assert_eq!(running.outcome().await, Err(InvokeError::Cancelled));
+    assert_eq!(host.live_instances(), Some(0));
+    Ok(())
+}
+
+/// Cancelling a streaming guest makes its `emit` fail, so it returns on its own within the
+/// grace period rather than being cut off.
+#[tokio::test]
+async fn cancelled_streamer_sees_emit_fail() -> TestResult {
+    let config = HostConfig {
+        cancel_grace: Duration::from_secs(30),
+        ..HostConfig::default()
+    };
+    let host = Host::load_file(&guest("stream"), config)?;
+    let mut running = host.invoke(invocation(
+        r#"{"count": 1000, "pause_ms": 10}"#,
+        Duration::from_secs(60),
+    ));
+    let first = running.next_event().await.ok_or("no event")?;
+    assert_eq!(first.data(), r#"{"index":0}"#);
+    running.cancel();
+    match running.outcome().await {
+        Err(InvokeError::Guest {
+            status: 499,
+            error_type,
+            ..
+        }) => {
+            assert_eq!(error_type.as_deref(), Some("Closed"));
+        }
+        other => {
+            return Err(format!("expected the guest's own Closed failure, got {other:?}").into());
+        }
+    }
+    Ok(())
+}
+
+/// Dropping the caller's handle cancels the invocation too.
+#[tokio::test]
+async fn dropped_handle_cancels() -> TestResult {
+    let config = HostConfig {
+        cancel_grace: Duration::from_millis(50),
+        ..HostConfig::default()
+    };
+    let host = Host::load_file(&guest("sleep"), config)?;
+    drop(host.invoke(invocation(r#"{"ms": 60000}"#, Duration::from_secs(60))));
+    let started = std::time::Instant::now();
+    while host.live_instances() != Some(0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the instance was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// A guest that waits in a host call past its deadline is stopped there, where no epoch
+/// reaches it.
+#[tokio::test]
+async fn deadline_holds_inside_a_host_call() -> TestResult {
+    let host = Host::load_file(&guest("sleep"), HostConfig::default())?;
+    let outcome = host
+        .invoke(invocation(r#"{"ms": 60000}"#, Duration::from_millis(200)))
+        .outcome()
+        .await;
+    assert_eq!(
+        outcome,
+        Err(InvokeError::Timeout(Duration::from_millis(200)))
+    );
+    Ok(())
+}
+
+/// Once the guest has emitted, the stream timeout applies instead of the request timeout.
+#[tokio::test]
+async fn stream_timeout_applies_after_the_first_event() -> TestResult {
+    let host = Host::load_file(&guest("stream"), HostConfig::default())?;
+    let mut streaming = invocation(
+        r#"{"count": 3, "pause_ms": 300}"#,
+        Duration::from_millis(200),
+    );
+    streaming.stream_timeout = Some(Duration::from_secs(60));
+    let completion = host.invoke(streaming).outcome().await?;
+    assert_eq!(completion.result.as_deref(), Some(r#"{"events":3}"#));
+    Ok(())
+}
+
+/// The pool refuses instances beyond its slots with a capacity error, not a trap.
+#[tokio::test]
+async fn full_pool_is_a_capacity_error() -> TestResult {
+    let config = HostConfig {
+        instance_slots: 1,
+        scope: InstanceScope::Request,
+        ..HostConfig::default()
+    };
+    let host = Host::load_file(&guest("sleep"), config)?;
+    let _holding = host.invoke(invocation(r#"{"ms": 60000}"#, Duration::from_secs(60)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = host
+        .invoke(invocation(r#"{"ms": 1}"#, Duration::from_secs(60)))
+        .outcome()
+        .await;
+    assert!(
+        matches!(refused, Err(InvokeError::Capacity(_))),
+        "{refused:?}"
+    );
+    Ok(())
+}
+
+/// A guest refused memory by the process-wide budget, not its own limit, is told so.
+#[tokio::test]
+async fn exhausted_budget_is_not_the_guests_fault() -> TestResult {
+    let config = HostConfig {
+        max_total_memory: Some(32 << 20),
+        ..HostConfig::default()
+    };
+    let host = Host::load_file(&guest("grow"), config)?;
+    let outcome = host
+        .invoke(invocation("{}", Duration::from_secs(60)))
+        .outcome()
+        .await;
+    assert_eq!(outcome, Err(InvokeError::MemoryBudget(32 << 20)));
+    assert_eq!(
+        host.memory_in_use(),
+        Some(0),
+        "the instance gave its share back"
+    );
+    Ok(())
+}
+
+/// `inspect` describes a non-handler instead of failing outright.
+#[test]
+fn inspect_reports_a_non_handler() -> TestResult {
+    let bytes = std::fs::read(guest("not-a-handler"))?;
+    let inspection = Host::inspect(&bytes, &HostConfig::default())?;
+    assert!(
+        inspection
+            .info
+            .exports
+            .iter()
+            .any(|e| e.starts_with("wasi:cli/run"))
+    );
+    assert!(matches!(inspection.verdict, Err(LoadError::NotAHandler(_))));
+    Ok(())
+}
