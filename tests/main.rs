@@ -11,6 +11,7 @@ mod serve_h2c;
 mod serve_limits;
 mod serve_sessions;
 mod serve_status;
+mod serve_threads;
 mod serve_ws;
 mod server;
 mod support;

@@ -181,6 +181,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WASM_AGENT_WORKERS", default_value_t = 0)]
     pub workers: usize,
 
+    /// Threads that accept connections, speak HTTP and answer `/ping`; 0 means one per four
+    /// cores (at least one). They run no guest code.
+    #[arg(long, env = "WASM_AGENT_CONTROL_THREADS", default_value_t = 0)]
+    pub control_threads: usize,
+
     /// Which instance an invocation runs in: `session` keeps one instance per session id
     /// between its invocations (its memory persists; invocations without a session id get a
     /// fresh one); `request` gives every invocation a fresh instance.

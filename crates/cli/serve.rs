@@ -11,9 +11,10 @@ use wasm_agent_server::{AppState, ServerConfig, router, serve};
 use crate::args::{Scope, ServeArgs};
 use crate::{EXIT_COMPONENT, EXIT_CONFIG};
 
-/// Threads of the control runtime, which accepts connections and answers `/ping`. It runs no
-/// guest code, so two are plenty and leave the cores to the worker pool.
-const CONTROL_THREADS: usize = 2;
+/// Cores per control thread when `--control-threads` is left to us. HTTP costs a few
+/// microseconds a request against tens for a guest call, and every extra control thread adds
+/// wake-ups between its siblings: on two cores a second one cost a quarter of the throughput.
+const CORES_PER_CONTROL_THREAD: usize = 4;
 /// Invocations beyond this would need more instance slots than address space allows.
 const MAX_CONCURRENCY: usize = 16_384;
 /// Bounds on the other slot counts: a typo, not a configuration. Whether the pool they add up
@@ -40,7 +41,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(CONTROL_THREADS)
+        .worker_threads(control_threads(args.control_threads))
         .thread_name("wasm-agent-control")
         .enable_all()
         .build()
@@ -57,6 +58,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Threads of the control runtime: `requested`, or one per [`CORES_PER_CONTROL_THREAD`] cores.
+fn control_threads(requested: usize) -> usize {
+    if requested > 0 {
+        return requested;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / CORES_PER_CONTROL_THREAD).max(1)
 }
 
 /// Checks the flags against each other and builds the library configurations.

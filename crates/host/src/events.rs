@@ -76,6 +76,11 @@ pub fn channel(
 }
 
 impl EventSender {
+    /// Keeps the channel open, whatever becomes of this sender, until the handle is dropped.
+    pub fn hold_open(&self) -> mpsc::Sender<Event> {
+        self.events.clone()
+    }
+
     /// Sends one event, waiting while the channel is full; fails once the caller is gone.
     pub async fn send(
         &self,

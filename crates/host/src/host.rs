@@ -169,12 +169,16 @@ impl Host {
     ) -> RunningInvocation {
         let (job, events) = self.job(invocation);
         let cancel = job.cancel.clone();
+        // The reader takes the outcome once the event stream has ended. Ending the stream only
+        // after the outcome is sent wakes it once, with both ready, instead of twice.
+        let stream_open = job.events.hold_open();
         let (done, outcome) = oneshot::channel();
         let inner = self.inner.clone();
         self.inner.pool.spawn(async move {
             let result = jobs::invoke(&inner, job).await;
             drop(guard);
             let _ = done.send(result);
+            drop(stream_open);
         });
         RunningInvocation {
             events,
