@@ -21,7 +21,7 @@ LANG_GUESTS  := $(GUEST_OUT)/python-agent.wasm $(GUEST_OUT)/js-agent.wasm $(GUES
 GUEST_TOOLS  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/wasm-agent-guest-tools
 RELEASE_BIN  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/wasm-agent
 
-.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-sessions bench-languages clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages clean
 
 all: build guests
 
@@ -98,13 +98,34 @@ serve: release rust-guests
 	$(CARGO) run --release --locked --quiet -- serve $(HANDLER) --host 127.0.0.1 --port 8080
 
 ## bench: micro-benchmarks (criterion: instantiate + invoke, headers to context, JSON checks, the
-## event path), sessions, languages, then /ping under full load against the Python SDK
-## (bench/ping/run.sh: installs wrk and a venv with bedrock-agentcore; writes bench/ping/results.md).
+## event path), then the comparison with the peers (which reads criterion's medians), sessions,
+## languages. /ping's long standalone run stays `bash bench/ping/run.sh` (bench/ping/results.md).
 bench: setup guests
 	$(CARGO) bench --locked -p wasm-agent-bench
+	$(MAKE) bench-compare
 	$(MAKE) bench-sessions
 	$(MAKE) bench-languages
-	bash bench/ping/run.sh
+
+## bench-compare: wasm-agent beside a bare axum ceiling, wasmtime serve and the Python SDK, in one
+## run: echo throughput and latency, streaming, /ping under load, start-up, memory (about 7½
+## minutes; installs wrk, wasmtime-cli and the SDK's venv once; writes bench/results.md and
+## bench/results.json). QUICK=1 for a smoke test; settings in bench/compare/README.md.
+bench-compare: release rust-guests bench-ceiling bench-http-echo
+	python3 bench/compare/run.py
+
+## bench-check: criterion's echo micro-benchmark (short), then bench-compare, then fail if a
+## target is missed. It measures afresh rather than trusting a results.json or criterion result
+## from another build or machine; a criterion result older than the binary counts as missed.
+bench-check: release rust-guests bench-ceiling bench-http-echo
+	$(CARGO) bench --locked -p wasm-agent-bench --bench invoke -- --warm-up-time 1 --measurement-time 3
+	python3 bench/compare/run.py --check
+
+bench-ceiling:
+	$(CARGO) build --release --locked -p wasm-agent-bench --bin ceiling
+
+# The wasi:http echo for wasmtime serve; its own workspace, so its own cargo run.
+bench-http-echo: setup
+	cd bench/http-echo && $(CARGO) build --release --locked --target $(GUEST_TARGET)
 
 ## bench-languages: the example agent in each language: size, cold and cached start, echo
 ## latency (writes bench/languages/results.md).

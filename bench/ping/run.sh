@@ -6,7 +6,8 @@
 # For each scenario (sleep, spin) and each run, alternating the two systems: start a fresh
 # server on 127.0.0.1, keep CONCURRENCY invocations in flight (hold.py), wait for the load to
 # settle, then probe GET /ping with wrk for PING_SECONDS_* while the load is still in place.
-# Writes results.md and raw/ beside this script. Settings come from the environment:
+# Writes results.md and raw/ beside this script (or in PING_OUT). Settings come from the
+# environment:
 RUNS=${RUNS:-3}                     # runs per system and scenario (alternated)
 SCENARIOS=${SCENARIOS:-"sleep spin"}
 CONCURRENCY=${CONCURRENCY:-64}      # invocations held in flight
@@ -20,6 +21,12 @@ PING_DELAY_MS=${PING_DELAY_MS:-10}  # pause between a /ping reply and the next o
 SETTLE_MS=${SETTLE_MS:-$HANDLER_MS} # wait after all CONCURRENCY requests are sent, before probing
 WRK_TIMEOUT=${WRK_TIMEOUT:-30s}     # a /ping slower than this counts as a timeout
 SLEEP_TIMEOUT=${SLEEP_TIMEOUT:-30s} # wasm-agent --timeout in the sleep scenario (not reached)
+# The comparison benchmark (bench/compare) runs this script with short windows: it points PING_OUT
+# elsewhere so the committed results stay, and sets PING_BUILD=0 and PING_BIN to its own copy of
+# the binary, the one it measures in its other scenarios (a rebuild halfway would mix two).
+PING_OUT=${PING_OUT:-}
+PING_BUILD=${PING_BUILD:-1}
+PING_BIN=${PING_BIN:-}
 # In the spin scenario wasm-agent's --timeout is HANDLER_MS: the guest spins until it is cut
 # off (a 500), just as the Python handler busy-waits HANDLER_MS and returns.
 
@@ -34,9 +41,8 @@ done
 
 HERE="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd -- "$HERE/../.." && pwd)"
-RAW="$HERE/raw"
-PYTHON=${PYTHON:-python3}
-VENV="${XDG_CACHE_HOME:-$HOME/.cache}/wasm-agent/bench-venv"
+OUT="${PING_OUT:-$HERE}"
+RAW="$OUT/raw"
 T0=$(date +%s)
 
 log() { printf '[ping-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -96,22 +102,14 @@ fi
 command -v curl >/dev/null || die "curl is needed"
 
 # The Python SDK, pinned with everything it pulls in, in a venv cached across runs.
-REQ_STAMP="$(cat "$HERE/requirements.txt"; "$PYTHON" -c 'import sys; print(sys.version)')"
-REQ_STAMP="$(printf '%s' "$REQ_STAMP" | sha256sum | cut -d' ' -f1)"
-if [[ ! -x $VENV/bin/python || "$(cat "$VENV/.bench-stamp" 2>/dev/null)" != "$REQ_STAMP" ]]; then
-    log "creating the Python venv in $VENV"
-    rm -rf -- "$VENV"
-    mkdir -p -- "$(dirname -- "$VENV")"
-    "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$HERE/requirements.txt"
-    echo "$REQ_STAMP" > "$VENV/.bench-stamp"
-fi
-VPY="$VENV/bin/python"
+VPY="$(bash "$REPO/bench/venv.sh")"
 
 # wasm-agent and the guests.
-log "cargo build --release --locked"
-cargo build --release --locked
-BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/wasm-agent"
+if [[ $PING_BUILD != 0 ]]; then
+    log "cargo build --release --locked"
+    cargo build --release --locked
+fi
+BIN="${PING_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/wasm-agent}"
 [[ $BIN == /* ]] || BIN="$REPO/$BIN"
 [[ -x $BIN ]] || die "no binary at $BIN after the build"
 for guest in sleep spin; do
@@ -146,6 +144,9 @@ PORT=
 start_wasm_agent() { # scenario logfile
     local scenario=$1 logfile=$2 timeout i
     if [[ $scenario == spin ]]; then timeout="${HANDLER_MS}ms"; else timeout=$SLEEP_TIMEOUT; fi
+    # Created here, not by the background job's redirection, which may come after the first
+    # read below on a busy machine.
+    : >"$logfile"
     "$BIN" serve "$REPO/guest-examples/dist/$scenario.wasm" --host 127.0.0.1 --port 0 \
         --timeout "$timeout" --max-concurrency "$CONCURRENCY" --max-queue "$CONCURRENCY" \
         >"$logfile" 2>&1 &
@@ -251,5 +252,5 @@ done
 
 T_END=$(date +%s)
 export BENCH_SECONDS_TOTAL=$((T_END - T0)) BENCH_SECONDS_MEASURE=$((T_END - T_BUILT))
-"$VPY" "$HERE/report.py" "$RAW" "$HERE/results.md"
-log "done in $((T_END - T0)) s ($((T_END - T_BUILT)) s after the build): $HERE/results.md"
+"$VPY" "$HERE/report.py" "$RAW" "$OUT/results.md"
+log "done in $((T_END - T0)) s ($((T_END - T_BUILT)) s after the build): $OUT/results.md"

@@ -1,6 +1,7 @@
 //! The machine's ceiling for the echo benchmark: an axum server that answers
-//! `POST /invocations` with its body, as JSON, with no wasm at all, on the same kind of control
-//! runtime as `wasm-agent serve`. Prints `listening on http://ADDR` like it.
+//! `POST /invocations` with its body, as JSON, with no wasm at all: the most this machine's HTTP
+//! stack can do for the request, on one tokio worker per core (more than `wasm-agent serve` gives
+//! its HTTP side, which leaves the cores to guest code). Prints `listening on http://ADDR` like it.
 //!
 //! Usage: ceiling [PORT]   (0 or nothing: a free port on 127.0.0.1)
 
@@ -19,8 +20,9 @@ fn main() -> std::io::Result<()> {
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(cores)
         .enable_all()
         .build()?
         .block_on(async {
