@@ -47,11 +47,7 @@ fn stream(request: Request, ctx: &Context) -> Result<Value, Failure> {
             json!({ "index": index })
         };
         if request.named {
-            ctx.emit_with(
-                &event,
-                Some("tick"),
-                Some(&index.to_string()),
-            )?;
+            ctx.emit_with(&event, Some("tick"), Some(&index.to_string()))?;
         } else {
             ctx.emit(&event)?;
         }
