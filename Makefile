@@ -100,7 +100,7 @@ serve: release rust-guests
 ## bench: micro-benchmarks (criterion: instantiate + invoke, headers to context, JSON checks, the
 ## event path), then the comparison with the peers (which reads criterion's medians), sessions,
 ## languages. /ping's long standalone run stays `bash bench/ping/run.sh` (bench/ping/results.md).
-bench: setup guests
+bench: setup guests release
 	$(CARGO) bench --locked -p wasm-agent-bench
 	$(MAKE) bench-compare
 	$(MAKE) bench-sessions

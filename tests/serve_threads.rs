@@ -1,7 +1,7 @@
 //! The server's threads: how many run guest code and how many speak HTTP.
 
 use crate::server::Server;
-use crate::support::TestResult;
+use crate::support::{TestResult, binary, guest, run, stderr};
 
 /// The number of the server's threads whose name starts with `prefix` (Linux truncates thread
 /// names to 15 bytes, so `wasm-agent-work`, `wasm-agent-cont`).
@@ -18,10 +18,38 @@ fn threads_named(server: &Server, prefix: &str) -> Result<usize, Box<dyn std::er
 
 #[test]
 fn thread_counts_follow_the_flags() -> TestResult {
-    let server = Server::start("echo", &["--workers", "3", "--control-threads", "2"])?;
+    // One more of each than the defaults would give, so ignored flags cannot pass.
+    let cores = std::thread::available_parallelism()?.get();
+    let (workers, control) = (cores + 1, (cores / 4).max(1) + 1);
+    let server = Server::start(
+        "echo",
+        &[
+            "--workers",
+            &workers.to_string(),
+            "--control-threads",
+            &control.to_string(),
+        ],
+    )?;
     assert_eq!(server.invoke(r#"{"n":1}"#)?.status, 200);
-    assert_eq!(threads_named(&server, "wasm-agent-work")?, 3);
-    assert_eq!(threads_named(&server, "wasm-agent-cont")?, 2);
+    assert_eq!(threads_named(&server, "wasm-agent-work")?, workers);
+    assert_eq!(threads_named(&server, "wasm-agent-cont")?, control);
+    Ok(())
+}
+
+#[test]
+fn an_absurd_thread_count_is_refused() -> TestResult {
+    let output = run(binary().args([
+        "serve",
+        &guest("echo").display().to_string(),
+        "--control-threads",
+        "1000000",
+    ]))?;
+    assert_eq!(output.status.code(), Some(64), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--control-threads"),
+        "{}",
+        stderr(&output)
+    );
     Ok(())
 }
 

@@ -14,7 +14,11 @@ pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
 /// The `wasm-agent` binary cargo built for these tests.
 pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasm-agent"));
-    command.env_remove("WASM_AGENT_LOG");
+    // The tests choose every setting they depend on; the caller's environment must not.
+    command
+        .env_remove("WASM_AGENT_LOG")
+        .env_remove("WASM_AGENT_WORKERS")
+        .env_remove("WASM_AGENT_CONTROL_THREADS");
     command
 }
 

@@ -34,7 +34,7 @@ from systems import Paths, echo_systems, stream_systems
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-SCENARIOS = ("echo", "stream", "sessions", "cold", "ping", "criterion")
+SCENARIOS = report.ALL_SCENARIOS
 ENV_SETTINGS = {  # name: (default, quick)
     "RUNS": (3, 1), "DURATION": (3, 1), "RATE": (1000, 1000), "STREAM_REQUESTS": (100, 20),
     "COLD_RUNS": (5, 2), "PING_SECONDS_SLEEP": (4, 2), "PING_SECONDS_SPIN": (12, 3),

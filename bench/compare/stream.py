@@ -101,12 +101,20 @@ class StreamClient:
         }
 
 
+def frames(system):
+    """`data:` frames in a whole reply: wasm-agent sends the handler's return value as a last
+    event after the 100, the SDK sends nothing after them. An error frame is a `data:` frame too,
+    so a stream that failed after 99 events must not be mistaken for a whole one."""
+    return STREAM_EVENTS + 1 if system.key == "wasm_agent" else STREAM_EVENTS
+
+
 def check(system, reply):
     if (reply["status"] != 200 or not reply["content_type"].startswith("text/event-stream")
-            or reply["stamped"] != STREAM_EVENTS):
+            or reply["stamped"] != STREAM_EVENTS or reply["events"] != frames(system)):
         raise procs.BenchError(
             f"{system.name}: a streamed reply had status {reply['status']}, content type "
-            f"{reply['content_type']!r}, {reply['stamped']} stamped events of {STREAM_EVENTS}")
+            f"{reply['content_type']!r}, {reply['stamped']} stamped events of {STREAM_EVENTS} "
+            f"and {reply['events']} frames of {frames(system)}")
 
 
 def stream_run(system, run, raw, settings):
@@ -147,13 +155,13 @@ def stream_run(system, run, raw, settings):
 
 
 def whole_streams(system, measured):
-    """Fails the run unless every reply under load held all its events: a stream cut short
-    cannot count as events per second. (wasm-agent also sends the result as a last event.)"""
-    fewest = measured["events_per_reply_min"]
-    if fewest < STREAM_EVENTS:
+    """Fails the run unless every reply under load was whole: a stream cut short or ended by an
+    error frame cannot count as events per second."""
+    fewest, most = measured["events_per_reply_min"], measured["events_per_reply_max"]
+    if fewest != frames(system) or most != frames(system):
         raise procs.BenchError(
-            f"{system.name} at {EVENTS_CONNECTIONS} connections: a reply held {fewest} events "
-            f"of {STREAM_EVENTS}; streams were cut short under load")
+            f"{system.name} at {EVENTS_CONNECTIONS} connections: replies held {fewest} to {most} "
+            f"frames, not {frames(system)}; streams were cut short or failed under load")
 
 
 def summary(values):

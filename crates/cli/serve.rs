@@ -20,6 +20,9 @@ const MAX_CONCURRENCY: usize = 16_384;
 /// Bounds on the other slot counts: a typo, not a configuration. Whether the pool they add up
 /// to fits in the address space is checked when it is reserved.
 const MAX_SLOTS: u32 = 1_000_000;
+/// Threads of either kind beyond this are a typo: each reserves a stack and the machine's cores
+/// are far fewer.
+const MAX_THREADS: usize = 1024;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (host_config, server_config) = match configure(&args) {
@@ -71,6 +74,14 @@ fn control_threads(requested: usize) -> usize {
 
 /// Checks the flags against each other and builds the library configurations.
 fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
+    for (flag, value) in [
+        ("--workers", args.workers),
+        ("--control-threads", args.control_threads),
+    ] {
+        if value > MAX_THREADS {
+            return Err(format!("{flag} must be 0 (automatic) to {MAX_THREADS}"));
+        }
+    }
     if args.max_concurrency == 0 || args.max_concurrency > MAX_CONCURRENCY {
         return Err(format!("--max-concurrency must be 1 to {MAX_CONCURRENCY}"));
     }

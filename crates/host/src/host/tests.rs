@@ -212,3 +212,21 @@ fn inspect_reports_a_non_handler() -> TestResult {
     assert!(matches!(inspection.verdict, Err(LoadError::NotAHandler(_))));
     Ok(())
 }
+
+/// The event stream ends only once the outcome has been sent, so a reader that waits for the
+/// end of the stream is woken once and finds the outcome already there, streaming or not.
+#[tokio::test]
+async fn the_outcome_is_ready_when_the_event_stream_ends() -> TestResult {
+    for (name, payload) in [("echo", "[1]"), ("stream", r#"{"count":3}"#)] {
+        let host = Host::load_file(&guest(name), HostConfig::default())?;
+        for _ in 0..20 {
+            let mut running = host.invoke(invocation(payload, Duration::from_secs(30)));
+            while running.next_event().await.is_some() {}
+            assert!(
+                running.outcome.try_recv().is_ok(),
+                "{name}: the stream ended before the outcome was sent"
+            );
+        }
+    }
+    Ok(())
+}
