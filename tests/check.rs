@@ -1,6 +1,6 @@
 //! `wasm-agent check` and the refusal of components that are not handlers.
 
-use crate::support::{TestResult, binary, guest, run, stderr, stdout};
+use crate::support::{TestResult, binary, guest, run, scratch, stderr, stdout};
 
 /// A handler is described: its exports, imports and features, and that it can be served.
 #[test]
@@ -53,8 +53,7 @@ fn component_of_another_world_is_refused() -> TestResult {
 /// Bytes that are not a component are refused at load with the parser's reason.
 #[test]
 fn invalid_component_is_refused() -> TestResult {
-    let dir = std::env::temp_dir().join(format!("wasm-agent-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch("check")?;
     let garbage = dir.join("garbage.wasm");
     std::fs::write(&garbage, b"this is not wasm")?;
     // A core module, not a component: the smallest valid one.

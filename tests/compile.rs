@@ -1,23 +1,24 @@
 //! The compile cache, `wasm-agent compile` and serving a `.cwasm`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::server::Server;
-use crate::support::{TestResult, binary, guest, run, stderr};
+use crate::support::{TestResult, binary, guest, run, scratch, stderr};
 
-/// A scratch directory of this test process.
-fn scratch(name: &str) -> Result<PathBuf, std::io::Error> {
-    let dir = std::env::temp_dir().join(format!("wasm-agent-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// Compiles the echo guest into `out` with `extra` flags, and checks that it succeeded.
+fn compile_echo(out: &Path, extra: &[&str]) -> TestResult {
+    let output = run(binary()
+        .arg("compile")
+        .arg(guest("echo"))
+        .arg("-o")
+        .arg(out)
+        .args(extra))?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    Ok(())
 }
 
-fn serve_and_echo(
-    path: &std::path::Path,
-    flags: &[&str],
-) -> Result<String, Box<dyn std::error::Error>> {
+fn serve_and_echo(path: &Path, flags: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
     let server = Server::start_path(path, flags)?;
     let reply = server.invoke(r#"{"n": 1}"#)?;
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -72,12 +73,7 @@ fn unusable_cache_falls_back_to_compiling() -> TestResult {
 fn compiled_component_is_served() -> TestResult {
     let dir = scratch("cwasm")?;
     let cwasm = dir.join("echo.cwasm");
-    let output = run(binary()
-        .arg("compile")
-        .arg(guest("echo"))
-        .arg("-o")
-        .arg(&cwasm))?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    compile_echo(&cwasm, &[])?;
     let log = serve_and_echo(&cwasm, &["--no-cache"])?;
     assert!(log.contains("code=\"precompiled\""), "{log}");
     Ok(std::fs::remove_dir_all(dir)?)
@@ -91,16 +87,10 @@ fn mismatched_native_code_is_refused() -> TestResult {
     let fueled = dir.join("fueled.cwasm");
     let arm = dir.join("arm.cwasm");
     for (out, extra) in [
-        (&fueled, vec!["--fuel", "1000"]),
-        (&arm, vec!["--target", "aarch64-unknown-linux-gnu"]),
+        (&fueled, ["--fuel", "1000"]),
+        (&arm, ["--target", "aarch64-unknown-linux-gnu"]),
     ] {
-        let output = run(binary()
-            .arg("compile")
-            .arg(guest("echo"))
-            .arg("-o")
-            .arg(out)
-            .args(extra))?;
-        assert!(output.status.success(), "{}", stderr(&output));
+        compile_echo(out, &extra)?;
     }
     for cwasm in [&fueled, &arm] {
         let output = run(binary().arg("serve").arg(cwasm).args(["--port", "0"]))?;

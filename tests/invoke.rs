@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{TestResult, binary, guest, run, stderr, stdout, wait_status};
+use crate::support::{TestResult, binary, guest, run, scratch, stderr, stdout, wait_status};
 
 /// Runs `invoke` on a guest and returns (exit code, stdout, stderr).
 fn invoke(
@@ -231,8 +231,7 @@ fn guest_failure_is_reported_with_its_status() -> TestResult {
 /// The payload may come from a file or standard input; invalid JSON is refused before loading.
 #[test]
 fn payload_sources_and_invalid_payload() -> TestResult {
-    let dir = std::env::temp_dir().join(format!("wasm-agent-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch("invoke")?;
     let file = dir.join("payload.json");
     std::fs::write(&file, r#"{"from": "file"}"#)?;
     let (code, out, err) = invoke("echo", &[&format!("@{}", file.display())])?;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::server::one_load_test_at_a_time;
-use crate::support::{TestResult, binary, run, stderr, stdout};
+use crate::support::{TestResult, binary, run, scratch, stderr, stdout};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_owned()
@@ -33,9 +33,7 @@ fn built(command: &mut Command) -> TestResult {
 fn starters_build_and_answer() -> TestResult {
     // Four builds: heavy enough to skew the timing of load tests running beside them.
     let _load = one_load_test_at_a_time();
-    let dir = std::env::temp_dir().join(format!("wasm-agent-new-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch("new")?;
     for (lang, name, wasm) in [
         ("rust", "rusty", "rusty.wasm"),
         ("c", "cee", "cee.wasm"),

@@ -16,24 +16,36 @@ fn threads_named(server: &Server, prefix: &str) -> Result<usize, Box<dyn std::er
     Ok(count)
 }
 
+/// Serves the echo guest with `flags`, and checks the server's threads of each kind.
+fn assert_threads(flags: &[&str], workers: usize, control: usize) -> TestResult {
+    let server = Server::start("echo", flags)?;
+    assert_eq!(server.invoke(r#"{"n":1}"#)?.status, 200);
+    assert_eq!(threads_named(&server, "wasm-agent-work")?, workers);
+    assert_eq!(threads_named(&server, "wasm-agent-cont")?, control);
+    Ok(())
+}
+
+/// What the server picks for each kind when left to it: `(workers, control)`.
+fn defaults() -> Result<(usize, usize), std::io::Error> {
+    let cores = std::thread::available_parallelism()?.get();
+    Ok((cores, (cores / 4).max(1)))
+}
+
 #[test]
 fn thread_counts_follow_the_flags() -> TestResult {
     // One more of each than the defaults would give, so ignored flags cannot pass.
-    let cores = std::thread::available_parallelism()?.get();
-    let (workers, control) = (cores + 1, (cores / 4).max(1) + 1);
-    let server = Server::start(
-        "echo",
+    let (workers, control) = defaults()?;
+    let (workers, control) = (workers + 1, control + 1);
+    assert_threads(
         &[
             "--workers",
             &workers.to_string(),
             "--control-threads",
             &control.to_string(),
         ],
-    )?;
-    assert_eq!(server.invoke(r#"{"n":1}"#)?.status, 200);
-    assert_eq!(threads_named(&server, "wasm-agent-work")?, workers);
-    assert_eq!(threads_named(&server, "wasm-agent-cont")?, control);
-    Ok(())
+        workers,
+        control,
+    )
 }
 
 #[test]
@@ -57,13 +69,6 @@ fn an_absurd_thread_count_is_refused() -> TestResult {
 /// per core: a second HTTP thread on a small machine only adds wake-ups between the two.
 #[test]
 fn thread_counts_by_default_follow_the_cores() -> TestResult {
-    let cores = std::thread::available_parallelism()?.get();
-    let server = Server::start("echo", &[])?;
-    assert_eq!(server.invoke(r#"{"n":1}"#)?.status, 200);
-    assert_eq!(threads_named(&server, "wasm-agent-work")?, cores);
-    assert_eq!(
-        threads_named(&server, "wasm-agent-cont")?,
-        (cores / 4).max(1)
-    );
-    Ok(())
+    let (workers, control) = defaults()?;
+    assert_threads(&[], workers, control)
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{ClientRequestBuilder, Message, WebSocket};
 
-use crate::server::{SESSION_HEADER, Server, one_load_test_at_a_time};
+use crate::server::{SESSION_HEADER, Server, eventually, one_load_test_at_a_time};
 use crate::support::TestResult;
 
 type Socket = WebSocket<TcpStream>;
@@ -163,14 +163,10 @@ fn connections_past_the_limit_are_refused() -> TestResult {
     }
     first.send(Message::text("bye"))?;
     assert_eq!(close_code(&mut first)?, CloseCode::Normal);
-    let started = Instant::now();
-    while open(&server, &[]).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the slot was not freed"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || open(&server, &[]).is_ok()),
+        "the slot was not freed"
+    );
     Ok(())
 }
 

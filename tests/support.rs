@@ -98,3 +98,11 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// An empty scratch directory of this test process, named for the test that uses it.
+pub fn scratch(name: &str) -> Result<PathBuf, std::io::Error> {
+    let dir = std::env::temp_dir().join(format!("wasm-agent-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

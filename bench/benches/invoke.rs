@@ -2,32 +2,14 @@
 //! per-request invocation pays; and the same invocation in a warm session, whose instance is
 //! kept. Run with `make bench`; needs `make guests` first.
 
-use std::path::Path;
-use std::time::Duration;
+mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wasm_agent_host::{Context, Host, HostConfig, Invocation};
-
-fn echo_invocation() -> Invocation {
-    Invocation {
-        payload: r#"{"prompt":"hello"}"#.into(),
-        context: Context {
-            request_id: "bench".into(),
-            ..Context::default()
-        },
-        timeout: Duration::from_secs(60),
-        stream_timeout: None,
-    }
-}
 
 fn invoke(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-examples/dist/echo.wasm");
-    let host = Host::load_file(&path, HostConfig::default()).expect("run `make guests` first");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let invocation = echo_invocation();
+    let host = common::host("echo");
+    let runtime = common::runtime();
+    let invocation = common::invocation(r#"{"prompt":"hello"}"#);
 
     c.bench_function("echo: instantiate + invoke (caller's thread)", |b| {
         b.iter(|| {

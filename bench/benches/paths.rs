@@ -2,12 +2,11 @@
 //! guest's JSON, and an event from the guest's `emit` to its SSE frame. Run with `make bench`;
 //! needs `make guests` first.
 
-use std::path::Path;
-use std::time::Duration;
+mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use wasm_agent_contract::{headers, sse};
-use wasm_agent_host::{Context, Host, HostConfig, Invocation, json};
+use wasm_agent_host::json;
 
 /// The headers of a typical AgentCore invocation.
 const HEADERS: &[(&str, &str)] = &[
@@ -65,21 +64,9 @@ fn json_validation(c: &mut Criterion) {
 /// 100 events from the stream guest's `emit`, each taken from the channel and framed as SSE:
 /// the host's whole event path, per invocation (divide by 100 for one event).
 fn event_path(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-examples/dist/stream.wasm");
-    let host = Host::load_file(&path, HostConfig::default()).expect("run `make guests` first");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let invocation = Invocation {
-        payload: r#"{"count": 100, "pause_ms": 0}"#.into(),
-        context: Context {
-            request_id: "bench".into(),
-            ..Context::default()
-        },
-        timeout: Duration::from_secs(60),
-        stream_timeout: None,
-    };
+    let host = common::host("stream");
+    let runtime = common::runtime();
+    let invocation = common::invocation(r#"{"count": 100, "pause_ms": 0}"#);
     let mut group = c.benchmark_group("events");
     group.throughput(Throughput::Elements(100));
     group.bench_function("100 events: emit to SSE frame", |b| {

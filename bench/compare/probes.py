@@ -25,7 +25,7 @@ def cold_start_scenario(paths, raw, settings):
     # wasmtime's own compile cache is on by default; one start first makes sure the component
     # is in it, so its row is what a user sees on every start after the first.
     wasmtime = next(s for s in probe if s.key == "wasmtime")
-    with Server(wasmtime, raw / "cold-wasmtime-fill.server.log", port=procs.free_port()):
+    with Server(wasmtime, raw / "cold-wasmtime-fill.server.log"):
         pass
     for run in range(1, settings.cold_runs + 1):
         cache = tempfile.mkdtemp(prefix="wasm-agent-bench-compile-")
@@ -39,7 +39,7 @@ def cold_start_scenario(paths, raw, settings):
                 groups.reverse()
             for key in (k for g in groups for k in g):
                 log_path = raw / f"cold-{key}-{run}.server.log"
-                with Server(systems[key], log_path, ready_timeout=300, port=procs.free_port()) as s:
+                with Server(systems[key], log_path, ready_timeout=300) as s:
                     results[key].append(round(s.startup_ms, 2))
         finally:
             shutil.rmtree(cache, ignore_errors=True)

@@ -80,7 +80,6 @@ def run(argv, *, timeout, env=None, capture=True, grace=5.0):
     try:
         text, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        stop(proc, grace)
         raise BenchError(f"`{' '.join(argv[:3])} ...` took longer than {timeout:.0f} s") from None
     finally:
         stop(proc, grace)
@@ -97,8 +96,9 @@ def output(argv, timeout=60):
 
 
 def free_port():
-    # Only for the Python app, which does not report a port 0 choice at its log level: the
-    # kernel hands out ports in order, so one just released is not given again at once.
+    # For systems that do not say which port 0 gave them (and for start-up, where the poll
+    # starts before any log line). The port is released before the server binds it; another
+    # process taking it in between is unlikely, and the server then fails to start, loudly.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -143,11 +143,10 @@ def echo_reply_ok(system, body, session=None):
 class Server:
     """One fresh server process on 127.0.0.1, stopped when the `with` block ends."""
 
-    def __init__(self, system, log_path, ready_timeout=120.0, port=None):
+    def __init__(self, system, log_path, ready_timeout=120.0):
         self.system = system
         self.log_path = log_path
         self.ready_timeout = ready_timeout
-        self.fixed_port = port
         self.proc = None
         self.port = None
         self.started = None
@@ -156,10 +155,7 @@ class Server:
     def __enter__(self):
         s = self.system
         deadline = time.monotonic() + self.ready_timeout
-        if self.fixed_port is None and s.announces:
-            port = 0
-        else:
-            port = self.fixed_port or procs.free_port()
+        port = 0 if s.announces else procs.free_port()
         self.started = time.perf_counter()
         self.proc = procs.spawn(s.argv(port), log_path=self.log_path, env=procs.clean_env(s.env))
         try:

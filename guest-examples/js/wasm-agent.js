@@ -62,13 +62,11 @@ export class Closed extends Error {
 export function handler(fn) {
   if (typeof fn !== "function") throw new TypeError("handler() needs a function");
   return async function invoke(payloadText, rawContext) {
-    let result;
     try {
-      result = await run(fn, payloadText, rawContext);
+      return await run(fn, payloadText, rawContext);
     } catch (e) {
       throw toFailure(e);
     }
-    return result;
   };
 }
 
@@ -86,9 +84,8 @@ async function run(fn, payloadText, rawContext) {
     return undefined;
   }
   if (value === undefined || value === null) return undefined;
-  const text = JSON.stringify(value);
   // JSON.stringify gives undefined for a function or symbol: no result, as for undefined.
-  return text === undefined ? undefined : text;
+  return JSON.stringify(value);
 }
 
 function isStream(value) {

@@ -175,9 +175,7 @@ def _stream(items, context):
         for item in items:
             context.emit(item)
     finally:
-        close = getattr(items, "close", None)
-        if close is not None:
-            close()
+        items.close()
 
 
 class WitWorld(wit_world.WitWorld):

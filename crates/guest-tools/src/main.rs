@@ -74,6 +74,9 @@ fn c_bindings(dir: &Path, wit: &Path, world: &str, check: bool) -> anyhow::Resul
     wit_bindgen_c::Opts::default()
         .build()
         .generate(&mut resolve, world, &mut files)?;
+    if !check {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut stale = Vec::new();
     for (name, contents) in files.iter() {
         let path = dir.join(name);
@@ -82,7 +85,6 @@ fn c_bindings(dir: &Path, wit: &Path, world: &str, check: bool) -> anyhow::Resul
                 stale.push(path.display().to_string());
             }
         } else {
-            std::fs::create_dir_all(dir)?;
             std::fs::write(&path, contents)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {}", path.display());

@@ -21,36 +21,32 @@ pub enum Source<'a> {
     Precompiled { bytes: &'a [u8], name: &'a str },
 }
 
-/// How the machine code was obtained, for the load log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    Compiled,
-    Cached,
-    Precompiled,
+/// The machine code, in a form any engine with the same configuration can load; the variant
+/// also says how it was obtained.
+pub enum Serialized<'a> {
+    /// A precompiled component, as the caller holds it.
+    Precompiled(&'a [u8]),
+    /// Just compiled.
+    Compiled(Vec<u8>),
+    /// An entry of the compile cache.
+    Cached(PathBuf),
 }
 
-impl Origin {
-    pub fn as_str(self) -> &'static str {
+impl Serialized<'_> {
+    /// How the machine code was obtained, for the load log line.
+    pub fn origin(&self) -> &'static str {
         match self {
-            Self::Compiled => "compiled",
-            Self::Cached => "compile cache",
-            Self::Precompiled => "precompiled",
+            Self::Compiled(_) => "compiled",
+            Self::Cached(_) => "compile cache",
+            Self::Precompiled(_) => "precompiled",
         }
     }
-}
-
-/// The machine code, in a form any engine with the same configuration can load.
-pub enum Serialized<'a> {
-    Borrowed(&'a [u8]),
-    Owned(Vec<u8>),
-    File(PathBuf),
 }
 
 /// A component loaded into the compiling engine, and its machine code.
 pub struct Obtained<'a> {
     pub component: Component,
     pub serialized: Serialized<'a>,
-    pub origin: Origin,
 }
 
 /// Loads `source` into `compiler`: a cache hit or a precompiled component is only mapped; a
@@ -74,8 +70,7 @@ pub fn obtain<'a>(
             })?;
             return Ok(Obtained {
                 component,
-                serialized: Serialized::Borrowed(bytes),
-                origin: Origin::Precompiled,
+                serialized: Serialized::Precompiled(bytes),
             });
         }
         Source::Wasm(bytes) => bytes,
@@ -89,8 +84,7 @@ pub fn obtain<'a>(
             Ok(component) => {
                 return Ok(Obtained {
                     component,
-                    serialized: Serialized::File(entry.clone()),
-                    origin: Origin::Cached,
+                    serialized: Serialized::Cached(entry.clone()),
                 });
             }
             Err(error) => {
@@ -107,8 +101,7 @@ pub fn obtain<'a>(
     }
     Ok(Obtained {
         component,
-        serialized: Serialized::Owned(serialized),
-        origin: Origin::Compiled,
+        serialized: Serialized::Compiled(serialized),
     })
 }
 
@@ -116,14 +109,14 @@ pub fn obtain<'a>(
 pub fn load_into(serialized: &Serialized<'_>, engine: &Engine) -> Result<Component, LoadError> {
     // SAFETY: the same code `obtain` has just loaded into an engine of the same configuration.
     let component = match serialized {
-        Serialized::Borrowed(bytes) => unsafe { Component::deserialize(engine, bytes) },
-        Serialized::Owned(bytes) => unsafe { Component::deserialize(engine, bytes) },
-        Serialized::File(path) => unsafe { Component::deserialize_file(engine, path) },
+        Serialized::Precompiled(bytes) => unsafe { Component::deserialize(engine, bytes) },
+        Serialized::Compiled(bytes) => unsafe { Component::deserialize(engine, bytes) },
+        Serialized::Cached(path) => unsafe { Component::deserialize_file(engine, path) },
     };
     component.map_err(|e| LoadError::Engine(format!("{e:#}")))
 }
 
-/// Compiles `bytes` ahead of time for `target` (the host's when `None`): a `.cwasm`.
+/// Compiles `bytes` ahead of time for the target `compiler` was configured for: a `.cwasm`.
 pub fn precompile(compiler: &Engine, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
     compiler
         .precompile_component(bytes)

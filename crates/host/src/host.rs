@@ -111,7 +111,7 @@ impl Host {
         ));
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
-            code = obtained.origin.as_str(),
+            code = obtained.serialized.origin(),
             slots,
             core_instances_each = per_instance.core_instances,
             memories_each = per_instance.memories,

@@ -123,14 +123,14 @@ impl HostImports for InvocationState {
             )));
         }
         let id = self.tasks.add(name.clone(), metadata);
-        tracing::info!(request_id = %self.call.request_id, task_id = id, name, "async task started");
+        tracing::info!(request_id = %self.call.context.request_id, task_id = id, name, "async task started");
         Ok(id)
     }
 
     async fn complete_async_task(&mut self, id: i64) -> wasmtime::Result<bool> {
         let completed = self.tasks.complete(id);
         if completed {
-            tracing::info!(request_id = %self.call.request_id, task_id = id, "async task completed");
+            tracing::info!(request_id = %self.call.context.request_id, task_id = id, "async task completed");
         }
         Ok(completed)
     }
@@ -155,7 +155,7 @@ impl HostImports for InvocationState {
             PingStatusWit::HealthyBusy => GuestStatus::HealthyBusy,
         });
         if self.status.set(status) {
-            tracing::info!(request_id = %self.call.request_id, ?status, "guest set the ping status");
+            tracing::info!(request_id = %self.call.context.request_id, ?status, "guest set the ping status");
         }
         Ok(())
     }
@@ -170,7 +170,7 @@ impl HostImports for InvocationState {
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(
-                request_id = %self.call.request_id,
+                request_id = %self.call.context.request_id,
                 task,
                 limit = self.shared.config.max_background,
                 "background work refused: every slot is taken"
@@ -179,7 +179,7 @@ impl HostImports for InvocationState {
         };
         let tracked = TrackedTask::open(&self.shared.tasks, format!("background:{task}"));
         tracing::info!(
-            request_id = %self.call.request_id,
+            request_id = %self.call.context.request_id,
             task_id = tracked.id(),
             task,
             "background work scheduled"

@@ -130,12 +130,16 @@ fn start_background(
             );
             continue;
         }
-        let inner_ = inner.clone();
-        let context = context.clone();
-        inner
-            .pool
-            .spawn(async move { background(&inner_, work, context).await });
+        spawn_background(inner, work, context.clone());
     }
+}
+
+/// Starts one piece of background work on the pool.
+fn spawn_background(inner: &Arc<Inner>, work: Scheduled, context: Arc<Context>) {
+    let inner_ = inner.clone();
+    inner
+        .pool
+        .spawn(async move { background(&inner_, work, context).await });
 }
 
 /// Runs one piece of background work to its end, under the task timeout, and logs how it ended.
@@ -178,7 +182,7 @@ pub async fn launcher(inner: Weak<Inner>, mut launches: mpsc::UnboundedReceiver<
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        start_background(&inner, vec![work], &context, true);
+        spawn_background(&inner, work, context);
     }
 }
 

@@ -2,7 +2,7 @@
 //! shares, and the invocation in progress, whose state is replaced at the start of each call so
 //! that an instance kept for a session serves many.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
@@ -35,7 +35,6 @@ pub struct InvocationState {
 pub struct Call {
     /// The context of the invocation this call serves (or that scheduled it).
     pub context: Arc<Context>,
-    pub request_id: Arc<str>,
     pub deadline: Deadline,
     /// Where `emit` sends; none when nobody listens (background work, a WebSocket).
     pub events: Option<EventSender>,
@@ -59,7 +58,6 @@ impl Call {
     /// A call for the invocation with `context`, under `deadline`.
     pub fn new(context: Arc<Context>, deadline: Deadline, events: Option<EventSender>) -> Self {
         Self {
-            request_id: context.request_id.as_str().into(),
             context,
             deadline,
             events,
@@ -76,14 +74,20 @@ impl Call {
     /// The state of an instance between calls: nothing to send to, and a deadline long past,
     /// so that nothing can run.
     fn idle() -> Self {
-        Self::new(Arc::default(), Deadline::passed(Instant::now()), None)
+        Self::new(idle_context(), Deadline::passed(Instant::now()), None)
     }
+}
+
+/// The context of an instance between calls, shared: every call ends by putting it back.
+fn idle_context() -> Arc<Context> {
+    static IDLE: LazyLock<Arc<Context>> = LazyLock::new(Arc::default);
+    IDLE.clone()
 }
 
 impl InvocationState {
     /// A store's data: WASI with clocks, random and logged stdio; no files, sockets or environment.
     pub fn new(shared: Arc<Shared>) -> Self {
-        let (stdout, stderr, log) = GuestLog::pair("".into(), shared.config.guest_log_bytes);
+        let (stdout, stderr, log) = GuestLog::pair(idle_context(), shared.config.guest_log_bytes);
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout)
             .stderr(stderr)
@@ -106,7 +110,7 @@ impl InvocationState {
 
     /// Starts serving `call`.
     pub fn begin(&mut self, call: Call) {
-        self.log.begin(call.request_id.clone());
+        self.log.begin(call.context.clone());
         self.call = call;
     }
 

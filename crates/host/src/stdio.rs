@@ -12,6 +12,8 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
+use crate::invocation;
+
 /// A line longer than this is logged in pieces, so one endless line cannot grow without bound.
 const MAX_LINE: usize = 8 << 10;
 
@@ -28,7 +30,7 @@ pub struct GuestLog {
 /// reset at the start of each.
 #[derive(Debug)]
 pub struct LogScope {
-    request_id: Mutex<Arc<str>>,
+    invocation: Mutex<Arc<invocation::Context>>,
     remaining: AtomicUsize,
     budget: usize,
     // Bumped by `begin`: a writer a guest keeps across invocations notices the new one.
@@ -36,12 +38,12 @@ pub struct LogScope {
 }
 
 impl LogScope {
-    /// Starts logging for the invocation `request_id`, with a full budget.
-    pub fn begin(&self, request_id: Arc<str>) {
+    /// Starts logging for `invocation`, with a full budget.
+    pub fn begin(&self, invocation: Arc<invocation::Context>) {
         *self
-            .request_id
+            .invocation
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = request_id;
+            .unwrap_or_else(PoisonError::into_inner) = invocation;
         self.remaining.store(self.budget, Ordering::Release);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
@@ -50,8 +52,8 @@ impl LogScope {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn request_id(&self) -> Arc<str> {
-        self.request_id
+    fn invocation(&self) -> Arc<invocation::Context> {
+        self.invocation
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -60,9 +62,12 @@ impl LogScope {
 
 impl GuestLog {
     /// The stdout and stderr of one instance, sharing `budget` bytes per invocation.
-    pub fn pair(request_id: Arc<str>, budget: usize) -> (Self, Self, Arc<LogScope>) {
+    pub fn pair(
+        invocation: Arc<invocation::Context>,
+        budget: usize,
+    ) -> (Self, Self, Arc<LogScope>) {
         let scope = Arc::new(LogScope {
-            request_id: Mutex::new(request_id),
+            invocation: Mutex::new(invocation),
             remaining: AtomicUsize::new(budget),
             budget,
             generation: AtomicUsize::new(0),
@@ -147,7 +152,7 @@ impl LineWriter {
             self.emit();
             tracing::warn!(
                 target: "guest",
-                request_id = %self.log.scope.request_id(),
+                request_id = %self.log.scope.invocation().request_id,
                 stream = self.log.stream,
                 "guest output over the log budget; the rest is dropped"
             );
@@ -166,7 +171,7 @@ impl LineWriter {
         }
         tracing::info!(
             target: "guest",
-            request_id = %self.log.scope.request_id(),
+            request_id = %self.log.scope.invocation().request_id,
             stream = self.log.stream,
             "{text}"
         );
@@ -225,21 +230,28 @@ impl AsyncWrite for LineWriter {
 mod tests {
     use super::*;
 
+    fn invocation(request_id: &str) -> Arc<invocation::Context> {
+        Arc::new(invocation::Context {
+            request_id: request_id.into(),
+            ..invocation::Context::default()
+        })
+    }
+
     /// Stdout and stderr of one invocation share the budget; what exceeds it is not granted.
     #[test]
     fn budget_is_shared_and_bounded() {
-        let (out, err, scope) = GuestLog::pair("r".into(), 10);
+        let (out, err, scope) = GuestLog::pair(invocation("r"), 10);
         assert_eq!(out.take(6), 6);
         assert_eq!(err.take(6), 4);
         assert_eq!(out.take(1), 0);
-        scope.begin("next".into());
+        scope.begin(invocation("next"));
         assert_eq!(out.take(11), 10, "each invocation gets the whole budget");
     }
 
     /// A writer keeps at most one partial line, however much is written without a newline.
     #[test]
     fn partial_line_is_bounded() {
-        let (out, _, _) = GuestLog::pair("r".into(), 1 << 20);
+        let (out, _, _) = GuestLog::pair(invocation("r"), 1 << 20);
         let mut writer = out.writer();
         writer.write_bytes(&vec![b'x'; 3 * MAX_LINE + 5]);
         assert!(writer.line.len() < MAX_LINE);
