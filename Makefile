@@ -10,7 +10,7 @@ GUEST_OUT    := $(GUEST_DIR)/dist
 # Guests that enable an SDK feature (an optional export) are built one cargo run each: cargo
 # unifies features across one build, which would give every guest every export.
 GUESTS_PLAIN := agent echo stream fail respond spin sleep grow deep trap flood not-a-handler chat status
-GUESTS_FEATURED := background ws-echo
+GUESTS_FEATURED := background ws-echo fetch model-agent
 GUESTS       := $(GUESTS_PLAIN) $(GUESTS_FEATURED)
 GUEST_SOLO   := $(foreach guest,$(GUESTS_FEATURED),--exclude $(guest))
 GUEST_BUILD  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/$(GUEST_DIR)/target)/$(GUEST_TARGET)/release
@@ -21,7 +21,7 @@ LANG_GUESTS  := $(GUEST_OUT)/python-agent.wasm $(GUEST_OUT)/js-agent.wasm $(GUES
 GUEST_TOOLS  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/wasm-agent-guest-tools
 RELEASE_BIN  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/wasm-agent
 
-.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages sigv4-venv clean
 
 all: build guests
 
@@ -73,7 +73,12 @@ release: setup
 	$(CARGO) build --release --locked
 
 ## test: everything CI checks: formatting, lints, unit and integration tests on real guests.
-test: setup guests fmt-check lint unit
+test: setup guests sigv4-venv fmt-check lint unit
+
+## sigv4-venv: the Python venv with botocore that the integration tests check the host's SigV4
+## signatures with (tests/sigv4; built once into ~/.cache/wasm-agent, again when its pins change).
+sigv4-venv:
+	@bash tests/sigv4/venv.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,14 +1,17 @@
 //! Integration tests: the real `wasm-agent` binary on real guest components built from
 //! `guest-examples/` (`make guests`), over real HTTP.
 
+mod botocore;
 mod check;
 mod compile;
 mod conformance;
 mod invoke;
+mod mock_model;
 mod new;
 mod serve_contract;
 mod serve_h2c;
 mod serve_limits;
+mod serve_outbound;
 mod serve_sessions;
 mod serve_status;
 mod serve_threads;

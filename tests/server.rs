@@ -37,11 +37,21 @@ impl Server {
 
     /// Like [`Server::start`] with a component path.
     pub fn start_path(path: &Path, flags: &[&str]) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_env(path, flags, &[])
+    }
+
+    /// Like [`Server::start_path`], with variables added to the server's environment.
+    pub fn start_env(
+        path: &Path,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let mut child = binary()
             .arg("serve")
             .arg(path)
             .args(["--port", "0"])
             .args(flags)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

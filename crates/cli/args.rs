@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use wasm_agent_host::HostConfig;
 
+use crate::outbound::OutboundArgs;
+
 /// Serve AI-agent handlers written as WebAssembly components, sandboxed and time- and
 /// memory-boxed, behind the AWS Bedrock AgentCore Runtime HTTP contract.
 #[derive(Debug, Parser)]
@@ -65,18 +67,29 @@ pub struct LimitArgs {
     pub max_memory: u64,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
 }
 
 impl LimitArgs {
-    /// The host configuration these limits give.
-    pub fn host_config(&self) -> HostConfig {
-        HostConfig {
+    /// The host configuration these limits and grants give, reading the variables the flags
+    /// name through `env` (this process's environment).
+    pub fn host_config(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<HostConfig, String> {
+        let (outbound, guest_env) = self.outbound.configure(env)?;
+        Ok(HostConfig {
             fuel: self.fuel,
             max_memory: self.max_memory,
             cache_dir: self.cache.dir(),
+            env: guest_env,
+            outbound,
             ..HostConfig::default()
-        }
+        })
     }
+}
+
+/// This process's environment, as the configuration reads it.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// Where compiled components are kept between runs.

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use tokio::sync::mpsc;
 use wasm_agent_host::{Context, Host, Invocation, InvokeError};
 
-use crate::args::InvokeArgs;
+use crate::args::{InvokeArgs, process_env};
 use crate::{EXIT_COMPONENT, EXIT_CONFIG, EXIT_FAILED};
 
 /// Lines queued for the stdout writer: a reader that stops reading stalls the guest through
@@ -23,7 +23,14 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
-    let host = match Host::load_file(&args.handler, args.limits.host_config()) {
+    let config = match args.limits.host_config(&process_env) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let host = match Host::load_file(&args.handler, config) {
         Ok(host) => host,
         Err(error) => {
             eprintln!("error: {}: {error}", args.handler.display());

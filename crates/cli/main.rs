@@ -5,10 +5,12 @@
 //! `check` describes a component. It is the only place that uses `anyhow` or prints to stdout.
 
 mod args;
+mod aws_env;
 mod check;
 mod compile;
 mod invoke;
 mod new;
+mod outbound;
 mod serve;
 
 use std::io::IsTerminal;

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use wasm_agent_host::{Host, HostConfig, InstanceScope, LoadError};
 use wasm_agent_server::{AppState, ServerConfig, router, serve};
 
-use crate::args::{Scope, ServeArgs};
+use crate::args::{Scope, ServeArgs, process_env};
 use crate::{EXIT_COMPONENT, EXIT_CONFIG};
 
 /// Cores per control thread when `--control-threads` is left to us. HTTP costs a few
@@ -122,7 +122,7 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
         max_background: args.max_background,
         task_timeout: args.task_timeout,
         max_websockets: args.max_websockets,
-        ..args.limits.host_config()
+        ..args.limits.host_config(&process_env)?
     };
     let server = ServerConfig {
         max_payload,

@@ -70,12 +70,14 @@ pub fn describe(engine: &Engine, component: &Component) -> ComponentInfo {
     }
 }
 
-/// The linker with everything a handler may import: WASI (files, sockets and environment
-/// present but denied) and the `wasm-agent:handler/host` interface.
+/// The linker with everything a handler may import: WASI (files and sockets present but denied),
+/// `wasi:http` (each request checked by the outbound hooks) and the `wasm-agent:handler`
+/// interfaces.
 pub fn linker(engine: &Engine) -> Result<Linker<InvocationState>, LoadError> {
     let mut linker = Linker::new(engine);
     let link = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
     Handler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
     add_socket::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
     Ok(linker)

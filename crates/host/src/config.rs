@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::outbound::OutboundConfig;
+
 /// The deadline of an invocation when the caller gives none: AgentCore's request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Linear memory one instance may use: enough for an interpreter (Python, JavaScript) and its
@@ -100,6 +102,10 @@ pub struct HostConfig {
     /// Linear memory all instances together may use, in bytes; `None` for no budget beyond
     /// each instance's own limit.
     pub max_total_memory: Option<u64>,
+    /// Environment variables every guest sees; none by default.
+    pub env: Vec<(String, String)>,
+    /// What guests may reach over HTTP, and the credentials the host attaches.
+    pub outbound: OutboundConfig,
 }
 
 impl Default for HostConfig {
@@ -126,6 +132,8 @@ impl Default for HostConfig {
             guest_log_bytes: DEFAULT_GUEST_LOG_BYTES,
             cancel_grace: DEFAULT_CANCEL_GRACE,
             max_total_memory: None,
+            env: Vec::new(),
+            outbound: OutboundConfig::default(),
         }
     }
 }

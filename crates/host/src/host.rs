@@ -17,6 +17,7 @@ use crate::error::{InvokeError, LoadError};
 use crate::events::{self, Event};
 use crate::invocation::{Completion, Context, Deadline, Invocation, RunningInvocation};
 use crate::jobs::{self, Job};
+use crate::outbound::{Outbound, OutboundSnapshot};
 use crate::pool::WorkerPool;
 use crate::sessions::{self, Sessions};
 use crate::shared::{GuestStatus, Shared};
@@ -98,9 +99,15 @@ impl Host {
         let component = compiled::load_into(&obtained.serialized, &engine)?;
         let prepared = component::prepare(&engine, &component::linker(&engine)?, &component)?;
         let (launcher, launches) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared::new(config.clone(), info.has(BACKGROUND), launcher));
-        let sessions = Arc::new(Sessions::new(&config));
         let setup = |e: std::io::Error| LoadError::Engine(e.to_string());
+        let outbound = Arc::new(Outbound::new(config.outbound.clone()).map_err(setup)?);
+        let shared = Arc::new(Shared::new(
+            config.clone(),
+            info.has(BACKGROUND),
+            launcher,
+            outbound,
+        ));
+        let sessions = Arc::new(Sessions::new(&config));
         let pool = WorkerPool::new(config.worker_threads()).map_err(setup)?;
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick).map_err(setup)?;
         let reaper = CancellationToken::new();
@@ -315,6 +322,11 @@ impl Host {
     /// Sessions that exist now, with or without a live instance.
     pub fn sessions(&self) -> usize {
         self.inner.sessions.len()
+    }
+
+    /// Counts of the outbound requests guests made.
+    pub fn outbound_stats(&self) -> OutboundSnapshot {
+        self.inner.shared.outbound.stats()
     }
 
     /// Instances currently allocated from the pool.

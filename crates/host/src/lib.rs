@@ -14,7 +14,9 @@
 //! - `run`: one invocation in one store, and the classification of its failure ([`InvokeError`]);
 //! - `state`, `imports`, `events`, `stdio`, `limits`: what a store holds and the host functions;
 //! - [`tasks`]: the async tasks guests register, which `/ping` reports;
-//! - [`json`]: checking that guest output is one JSON document.
+//! - [`json`]: checking that guest output is one JSON document;
+//! - [`outbound`]: HTTP requests guests make (`wasi:http`), the rules that allow them and the
+//!   credentials the host attaches.
 //!
 //! wasmtime types do not appear in the public API.
 
@@ -33,6 +35,7 @@ pub mod invocation;
 mod jobs;
 pub mod json;
 mod limits;
+pub mod outbound;
 mod pool;
 mod run;
 mod sessions;
@@ -48,6 +51,7 @@ pub use error::{InvokeError, LoadError};
 pub use events::Event;
 pub use host::{Host, Inspection};
 pub use invocation::{Completion, Context, Invocation, ReplyHead, RunningInvocation};
+pub use outbound::{OutboundConfig, OutboundSnapshot};
 pub use shared::GuestStatus;
 pub use socket::{Message, RunningSocket, SocketInput};
 pub use tasks::AsyncTasks;

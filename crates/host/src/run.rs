@@ -74,7 +74,7 @@ pub async fn call(
         None => (new_store(inner), None, Instant::now()),
     };
     let state = store.data_mut();
-    state.begin(call);
+    state.begin(call, cancel);
     state.limiter.forget_denial();
     if let Some(fuel) = inner.shared.config.fuel
         && let Err(error) = store.set_fuel(fuel)

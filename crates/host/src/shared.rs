@@ -9,6 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use crate::config::HostConfig;
 use crate::invocation::Context;
 use crate::limits::MemoryBudget;
+use crate::outbound::Outbound;
 use crate::tasks::{AsyncTasks, TrackedTask};
 
 /// The status a guest reports for `/ping` through `set-ping-status`.
@@ -28,6 +29,8 @@ pub struct Shared {
     pub memory: Option<Arc<MemoryBudget>>,
     /// Slots for background runs, if the component exports `background`.
     pub background: Option<Arc<Semaphore>>,
+    /// Outbound HTTP: the rules, the client and the host's credentials.
+    pub outbound: Arc<Outbound>,
     // Background work to start at once, scheduled by a call no caller waits on.
     launcher: mpsc::UnboundedSender<Launch>,
     // Live instances that set each status; read by `/ping` without a lock.
@@ -95,6 +98,7 @@ impl Shared {
         config: HostConfig,
         has_background: bool,
         launcher: mpsc::UnboundedSender<Launch>,
+        outbound: Arc<Outbound>,
     ) -> Self {
         let background =
             has_background.then(|| Arc::new(Semaphore::new(config.max_background as usize)));
@@ -103,6 +107,7 @@ impl Shared {
             config,
             tasks: AsyncTasks::new(),
             background,
+            outbound,
             launcher,
             busy_claims: AtomicUsize::new(0),
             healthy_claims: AtomicUsize::new(0),

@@ -5,12 +5,15 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::events::EventSender;
 use crate::invocation::{Context, Deadline, ReplyHead};
 use crate::limits::MemoryLimiter;
+use crate::outbound::OutboundHooks;
 use crate::shared::{Scheduled, Shared, StatusClaim};
 use crate::socket::Socket;
 use crate::stdio::{GuestLog, LogScope};
@@ -19,8 +22,11 @@ use crate::tasks::TaskScope;
 /// The data of one store: one instance, and the call it is serving.
 pub struct InvocationState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
     table: ResourceTable,
     log: Arc<LogScope>,
+    /// The instance's outbound requests: checked, limited, and bound to the call in progress.
+    outbound: OutboundHooks,
     pub limiter: MemoryLimiter,
     /// The async tasks this instance opened (completed by the host when it is dropped).
     pub tasks: TaskScope,
@@ -85,10 +91,12 @@ fn idle_context() -> Arc<Context> {
 }
 
 impl InvocationState {
-    /// A store's data: WASI with clocks, random and logged stdio; no files, sockets or environment.
+    /// A store's data: WASI with clocks, random, logged stdio and the environment the operator
+    /// granted; no files or sockets; HTTP through the outbound hooks.
     pub fn new(shared: Arc<Shared>) -> Self {
         let (stdout, stderr, log) = GuestLog::pair(idle_context(), shared.config.guest_log_bytes);
         let wasi = WasiCtxBuilder::new()
+            .envs(&shared.config.env)
             .stdout(stdout)
             .stderr(stderr)
             .allow_tcp(false)
@@ -98,8 +106,10 @@ impl InvocationState {
             .build();
         Self {
             wasi,
+            http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             log,
+            outbound: OutboundHooks::new(shared.outbound.clone()),
             limiter: MemoryLimiter::new(shared.config.max_memory, shared.memory.clone()),
             tasks: TaskScope::new(shared.tasks.clone()),
             status: StatusClaim::new(shared.clone()),
@@ -108,9 +118,11 @@ impl InvocationState {
         }
     }
 
-    /// Starts serving `call`.
-    pub fn begin(&mut self, call: Call) {
+    /// Starts serving `call`, which `cancel` cancels.
+    pub fn begin(&mut self, call: Call, cancel: &CancellationToken) {
         self.log.begin(call.context.clone());
+        self.outbound
+            .begin(call.context.clone(), call.deadline.clone(), cancel.clone());
         self.call = call;
     }
 
@@ -134,6 +146,16 @@ impl WasiView for InvocationState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for InvocationState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
         }
     }
 }

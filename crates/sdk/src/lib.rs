@@ -24,7 +24,11 @@
 //! its status, content type or headers returns a [`Response`]. A panic reaches the caller as a
 //! 500 whose error carries the panic message.
 //!
-//! This crate hides the generated bindings; it depends on nothing but wit-bindgen and serde.
+//! With the `http` feature, the `http` module sends outbound HTTP requests (blocking, with
+//! streamed responses and server-sent events) to the destinations the host's operator allows.
+//!
+//! This crate hides the generated bindings; it depends on nothing but wit-bindgen and serde
+//! (and, for `http`, the `wasip2` bindings).
 
 mod context;
 mod failure;
@@ -32,6 +36,8 @@ mod reply;
 #[doc(hidden)]
 pub mod runtime;
 
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "websocket")]
 mod socket;
 

@@ -1,0 +1,261 @@
+//! The flags that grant guests the network and an environment, and how they become the host's
+//! outbound configuration. Secrets named by `--outbound-auth` and the AWS credential sources
+//! are read from this process's environment here, once, at start.
+
+use std::time::Duration;
+
+use clap::Args;
+use wasm_agent_host::OutboundConfig;
+use wasm_agent_host::outbound::config::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUESTS};
+use wasm_agent_host::outbound::{AuthRule, Rule};
+
+use crate::args::{parse_duration, parse_size};
+use crate::aws_env::{aws_credential_sources, aws_region};
+
+/// What guests may reach and see.
+#[derive(Debug, Args)]
+pub struct OutboundArgs {
+    /// Let guests send HTTP requests to a destination: scheme://host[:port], e.g.
+    /// https://api.openai.com, https://*.amazonaws.com, http://127.0.0.1:9000,
+    /// http://10.0.0.0/8:* (repeatable). Without a port only the scheme's own is allowed. A rule
+    /// naming hosts reaches public addresses only: loopback, private and link-local addresses
+    /// (the metadata service) need a rule naming that address or range. Nothing is allowed
+    /// without a rule.
+    #[arg(
+        long = "allow-outbound",
+        value_name = "RULE",
+        env = "WASM_AGENT_ALLOW_OUTBOUND",
+        value_delimiter = ','
+    )]
+    pub allow: Vec<String>,
+
+    /// Attach the host's credentials to requests matching RULE, replacing the guest's:
+    /// RULE=sigv4:SERVICE[:REGION] signs with the host's AWS credentials (environment, the
+    /// container credentials endpoint, or IMDSv2; region default from AWS_REGION);
+    /// RULE=bearer-env:VAR sends `Authorization: Bearer $VAR`; RULE=header-env:NAME:VAR sends
+    /// header NAME with $VAR. Variables are read once, at start; guests never see them.
+    #[arg(
+        long = "outbound-auth",
+        value_name = "RULE=SCHEME",
+        env = "WASM_AGENT_OUTBOUND_AUTH",
+        value_delimiter = ','
+    )]
+    pub auth: Vec<String>,
+
+    /// Time to open a connection (TCP and TLS).
+    #[arg(long, env = "WASM_AGENT_OUTBOUND_CONNECT_TIMEOUT", value_parser = parse_duration,
+          default_value = "10s")]
+    pub outbound_connect_timeout: Duration,
+
+    /// The longest wait for a response's first byte (a guest may ask for less).
+    #[arg(long, env = "WASM_AGENT_OUTBOUND_FIRST_BYTE_TIMEOUT", value_parser = parse_duration,
+          default_value = "10m")]
+    pub outbound_first_byte_timeout: Duration,
+
+    /// The longest silence within a response body (a guest may ask for less).
+    #[arg(long, env = "WASM_AGENT_OUTBOUND_BETWEEN_BYTES_TIMEOUT", value_parser = parse_duration,
+          default_value = "2m")]
+    pub outbound_between_bytes_timeout: Duration,
+
+    /// The largest response body a guest may receive.
+    #[arg(long, env = "WASM_AGENT_OUTBOUND_MAX_RESPONSE", value_parser = parse_size,
+          default_value = "64MiB")]
+    pub outbound_max_response: u64,
+
+    /// Requests one invocation may make.
+    #[arg(long, env = "WASM_AGENT_OUTBOUND_MAX_REQUESTS", default_value_t = DEFAULT_MAX_REQUESTS)]
+    pub outbound_max_requests: u32,
+
+    /// Requests one instance may have in flight at once.
+    #[arg(long, env = "WASM_AGENT_OUTBOUND_MAX_IN_FLIGHT",
+          default_value_t = DEFAULT_MAX_IN_FLIGHT)]
+    pub outbound_max_in_flight: u32,
+
+    /// Threads that run outbound connections (at normal priority, apart from guest code); 0
+    /// means one per four cores, at least one.
+    #[arg(long, env = "WASM_AGENT_OUTBOUND_THREADS", default_value_t = 0)]
+    pub outbound_threads: usize,
+
+    /// An environment variable every guest sees, as NAME=VALUE (repeatable): a model's
+    /// endpoint or id, never a secret (use --outbound-auth). Guests see none by default.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+
+    /// Pass this process's variable NAME to every guest (repeatable; skipped if unset).
+    #[arg(
+        long = "env-inherit",
+        value_name = "NAME",
+        env = "WASM_AGENT_ENV_INHERIT",
+        value_delimiter = ','
+    )]
+    pub env_inherit: Vec<String>,
+}
+
+/// Bounds that catch a typo rather than a configuration.
+const MAX_REQUESTS: u32 = 1_000_000;
+const MAX_IN_FLIGHT: u32 = 10_000;
+const MAX_THREADS: usize = 1024;
+
+impl OutboundArgs {
+    /// The outbound configuration and the guests' environment, reading variables through
+    /// `env` (this process's environment, in production).
+    pub fn configure(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(OutboundConfig, Vec<(String, String)>), String> {
+        let allow = self
+            .allow
+            .iter()
+            .map(|rule| Rule::parse(rule.trim()).map_err(|e| format!("--allow-outbound {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let region = aws_region(env);
+        let auth = self
+            .auth
+            .iter()
+            .map(|rule| {
+                AuthRule::parse(rule.trim(), env, region.as_deref())
+                    .map_err(|e| format!("--outbound-auth {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let aws = if auth.iter().any(AuthRule::is_sigv4) {
+            aws_credential_sources(env)
+        } else {
+            Vec::new()
+        };
+        if !(1..=MAX_REQUESTS).contains(&self.outbound_max_requests) {
+            return Err(format!(
+                "--outbound-max-requests must be 1 to {MAX_REQUESTS}"
+            ));
+        }
+        if !(1..=MAX_IN_FLIGHT).contains(&self.outbound_max_in_flight) {
+            return Err(format!(
+                "--outbound-max-in-flight must be 1 to {MAX_IN_FLIGHT}"
+            ));
+        }
+        if self.outbound_threads > MAX_THREADS {
+            return Err(format!(
+                "--outbound-threads must be 0 (automatic) to {MAX_THREADS}"
+            ));
+        }
+        let mut guest_env = self.env.clone();
+        for name in &self.env_inherit {
+            if let Some(value) = env(name) {
+                guest_env.push((name.clone(), value));
+            }
+        }
+        let config = OutboundConfig {
+            allow,
+            auth,
+            aws,
+            connect_timeout: self.outbound_connect_timeout,
+            first_byte_timeout: self.outbound_first_byte_timeout,
+            between_bytes_timeout: self.outbound_between_bytes_timeout,
+            max_response_bytes: self.outbound_max_response,
+            max_requests: self.outbound_max_requests,
+            max_in_flight: self.outbound_max_in_flight,
+            threads: self.outbound_threads,
+        };
+        Ok((config, guest_env))
+    }
+}
+
+/// Parses `NAME=VALUE`.
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
+    if name.is_empty() || name.contains('\0') || value.contains('\0') {
+        return Err(format!("`{text}` is not NAME=VALUE"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Cli;
+    use clap::Parser;
+    use wasm_agent_host::outbound::config::DEFAULT_MAX_RESPONSE_BYTES;
+
+    fn outbound(args: &[&str]) -> Result<OutboundArgs, String> {
+        let mut argv = vec!["wasm-agent", "invoke", "h.wasm"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            crate::args::Command::Invoke(invoke) => Ok(invoke.limits.outbound),
+            _ => Err("not invoke".into()),
+        }
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "API_KEY" => Some("sk-secret".into()),
+            "MODEL_ID" => Some("gpt-4o-mini".into()),
+            "AWS_REGION" => Some("us-west-2".into()),
+            _ => None,
+        }
+    }
+
+    /// The help text's defaults are the host's.
+    #[test]
+    fn defaults_are_the_hosts() -> Result<(), String> {
+        let (config, guest_env) = outbound(&[])?.configure(&env)?;
+        let host = OutboundConfig::default();
+        assert_eq!(config.connect_timeout, host.connect_timeout);
+        assert_eq!(config.first_byte_timeout, host.first_byte_timeout);
+        assert_eq!(config.between_bytes_timeout, host.between_bytes_timeout);
+        assert_eq!(config.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
+        assert!(config.allow.is_empty() && config.auth.is_empty() && guest_env.is_empty());
+        Ok(())
+    }
+
+    /// Rules, credentials and the guest environment come through; sigv4 takes AWS_REGION.
+    #[test]
+    fn flags_configure_outbound() -> Result<(), String> {
+        let args = outbound(&[
+            "--allow-outbound",
+            "https://api.openai.com,https://*.amazonaws.com",
+            "--outbound-auth",
+            "https://api.openai.com=bearer-env:API_KEY",
+            "--outbound-auth",
+            "https://*.amazonaws.com=sigv4:bedrock",
+            "--env",
+            "MODEL_ENDPOINT=https://api.openai.com/v1",
+            "--env-inherit",
+            "MODEL_ID,UNSET_VAR",
+        ])?;
+        let (config, guest_env) = args.configure(&env)?;
+        assert_eq!(config.allow.len(), 2);
+        assert_eq!(config.auth.len(), 2);
+        assert!(matches!(&config.auth[1].credential,
+            wasm_agent_host::outbound::Credential::SigV4 { region, .. } if region == "us-west-2"));
+        assert_eq!(
+            guest_env,
+            [
+                (
+                    "MODEL_ENDPOINT".to_owned(),
+                    "https://api.openai.com/v1".to_owned()
+                ),
+                ("MODEL_ID".to_owned(), "gpt-4o-mini".to_owned()),
+            ]
+        );
+        Ok(())
+    }
+
+    /// A bad rule or a missing variable is an error naming the flag.
+    #[test]
+    fn bad_flags_are_errors() -> Result<(), String> {
+        let error = outbound(&["--allow-outbound", "api.openai.com"])?
+            .configure(&env)
+            .err()
+            .unwrap_or_default();
+        assert!(error.starts_with("--allow-outbound"), "{error}");
+        let error = outbound(&["--outbound-auth", "https://a.io=bearer-env:NOPE"])?
+            .configure(&env)
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("NOPE is not set"), "{error}");
+        assert!(outbound(&["--env", "NOEQUALS"]).is_err());
+        Ok(())
+    }
+}

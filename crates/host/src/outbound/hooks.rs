@@ -1,0 +1,187 @@
+//! The `wasi:http` hooks of one instance: where every request a guest makes is checked against
+//! the rules and the limits before anything leaves the host.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Request;
+use http_body_util::BodyExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::Outbound;
+use super::auth::credential_for;
+use super::exchange::{Plan, Target};
+use super::rules::{Destination, default_port};
+use crate::invocation::{Context, Deadline};
+
+/// Bytes of a refused request's body read before the refusal is given: a guest that streams
+/// its body after `handle` then sees the refusal itself instead of a broken pipe.
+const DRAIN_LIMIT: usize = 1 << 20;
+/// How long a refused request's body is read for.
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// The outbound state of one instance.
+#[derive(Debug)]
+pub(crate) struct OutboundHooks {
+    outbound: Arc<Outbound>,
+    in_flight: Arc<Semaphore>,
+    call: Option<CallScope>,
+}
+
+/// What the call in progress allows.
+#[derive(Debug)]
+struct CallScope {
+    context: Arc<Context>,
+    deadline: Deadline,
+    cancel: CancellationToken,
+    requests: u32,
+}
+
+/// A request type the response future resolves to, as wasi:http wants it.
+type Sent = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), Error>> + Send>,
+                ),
+                Error,
+            >,
+        > + Send,
+>;
+
+impl OutboundHooks {
+    /// The hooks of a new instance.
+    pub fn new(outbound: Arc<Outbound>) -> Self {
+        let in_flight = Arc::new(Semaphore::new(outbound.config.max_in_flight as usize));
+        Self {
+            outbound,
+            in_flight,
+            call: None,
+        }
+    }
+
+    /// Starts a call: its requests are counted afresh and bounded by its deadline and
+    /// cancellation.
+    pub fn begin(&mut self, context: Arc<Context>, deadline: Deadline, cancel: CancellationToken) {
+        self.call = Some(CallScope {
+            context,
+            deadline,
+            cancel,
+            requests: 0,
+        });
+    }
+
+    /// Checks a request against the rules and limits, and plans it.
+    fn admit(
+        &mut self,
+        request: &Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<Plan, Error> {
+        let config = &self.outbound.config;
+        let call = self.call.as_mut().ok_or(Error::HttpRequestDenied)?;
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        let port = uri.port_u16().or(default_port(&scheme)).unwrap_or(0);
+        let target = Target {
+            method: request.method().to_string(),
+            scheme,
+            host,
+            port,
+            request_id: call.context.request_id.clone(),
+        };
+        let to = Destination {
+            scheme: &target.scheme,
+            host: &target.host,
+            port,
+        };
+        call.requests += 1;
+        if call.requests > config.max_requests {
+            tracing::warn!(
+                request_id = %target.request_id,
+                limit = config.max_requests,
+                "outbound request refused: the invocation has made as many as it may \
+                 (--outbound-max-requests)"
+            );
+            return Err(Error::ConnectionLimitReached);
+        }
+        if !config.allow.iter().any(|rule| rule.matches(&to)) {
+            self.outbound.stats.count_denied();
+            tracing::warn!(
+                request_id = %target.request_id,
+                scheme = %target.scheme,
+                host = %target.host,
+                port,
+                "outbound request denied: no --allow-outbound rule allows it"
+            );
+            return Err(Error::HttpRequestDenied);
+        }
+        let Ok(slot) = self.in_flight.clone().try_acquire_owned() else {
+            tracing::warn!(
+                request_id = %target.request_id,
+                limit = config.max_in_flight,
+                "outbound request refused: the instance has as many in flight as it may \
+                 (--outbound-max-in-flight)"
+            );
+            return Err(Error::ConnectionLimitReached);
+        };
+        let capped = |asked: Option<Duration>, cap: Duration| asked.map_or(cap, |a| a.min(cap));
+        let options = options.unwrap_or_default();
+        Ok(Plan {
+            credential: credential_for(&config.auth, &to).cloned(),
+            first_byte: capped(options.first_byte_timeout, config.first_byte_timeout),
+            between_bytes: capped(options.between_bytes_timeout, config.between_bytes_timeout),
+            deadline: call.deadline.clone(),
+            cancel: call.cancel.clone(),
+            _slot: slot,
+            target,
+        })
+    }
+}
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Sent {
+        match self.admit(&request, options) {
+            Ok(plan) => {
+                let sent = self.outbound.send(request, plan);
+                Box::new(async move {
+                    let response = sent.await?;
+                    let io: Box<dyn Future<Output = Result<(), Error>> + Send> =
+                        Box::new(async { Ok(()) });
+                    Ok((response, io))
+                })
+            }
+            Err(error) => Box::new(async move {
+                drain(request.into_body()).await;
+                Err(error)
+            }),
+        }
+    }
+}
+
+/// Reads a refused request's body, a little and briefly.
+async fn drain(mut body: WasiBody) {
+    let read = async {
+        let mut read = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |d| d.len());
+            if read > DRAIN_LIMIT {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
+}

@@ -1,0 +1,134 @@
+//! Outbound HTTP for guests: `wasi:http/outgoing-handler`, linked for every component, with
+//! nothing reachable unless an operator rule allows it.
+//!
+//! A request passes three checks: its scheme, host and port against the rules (`hooks`, before
+//! anything leaves the instance); the instance's and invocation's limits (`hooks`); and the
+//! address its host resolves to (`client`'s connector, when a connection is opened). The host
+//! owns the client, attaches credentials the guest never sees, and relays the response.
+//!
+//! Modules:
+//! - `rules`, `address`: what a rule matches, and which resolved addresses a request may reach
+//!   (pure, tested as data);
+//! - `auth`, `aws`, `sigv4`, `secret`: credentials and where the host finds them;
+//! - [`config`]: what the operator grants, the limits and their defaults;
+//! - `client`: the pooled client on the outbound runtime, and its guarded connector;
+//! - `hooks`: the per-instance `wasi:http` hooks that admit or refuse each request;
+//! - `exchange`, `body`: one request's life on the outbound runtime, and its relayed body.
+
+mod address;
+pub mod auth;
+pub mod aws;
+mod body;
+mod client;
+pub mod config;
+mod exchange;
+mod hooks;
+pub mod rules;
+pub mod secret;
+mod sigv4;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use auth::{AuthRule, Credential};
+pub use aws::{AwsCredentialSource, AwsCredentials};
+pub use config::OutboundConfig;
+pub(crate) use hooks::OutboundHooks;
+pub use rules::Rule;
+pub use secret::Secret;
+
+use aws::AwsCredentialProvider;
+use client::OutboundClient;
+
+/// What every instance of a host shares for outbound HTTP.
+#[derive(Debug)]
+pub struct Outbound {
+    config: OutboundConfig,
+    /// None when no rule allows anything: every request is refused before it is planned.
+    client: Option<OutboundClient>,
+    aws: Option<AwsCredentialProvider>,
+    stats: OutboundStats,
+}
+
+impl Outbound {
+    /// Starts the outbound runtime and client if any rule allows a destination.
+    pub fn new(config: OutboundConfig) -> std::io::Result<Self> {
+        let client = if config.allow.is_empty() {
+            None
+        } else {
+            let threads = match config.threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get() / 4),
+                n => n,
+            };
+            Some(OutboundClient::new(
+                config.allow.clone().into(),
+                config.connect_timeout,
+                threads,
+            )?)
+        };
+        let aws = config
+            .auth
+            .iter()
+            .any(AuthRule::is_sigv4)
+            .then(|| AwsCredentialProvider::new(config.aws.clone()));
+        Ok(Self {
+            config,
+            client,
+            aws,
+            stats: OutboundStats::default(),
+        })
+    }
+
+    /// Counts of the requests guests made.
+    pub fn stats(&self) -> OutboundSnapshot {
+        self.stats.snapshot()
+    }
+}
+
+/// Running counts of outbound requests, for the log and the metrics.
+#[derive(Debug, Default)]
+struct OutboundStats {
+    completed: AtomicU64,
+    failed: AtomicU64,
+    denied: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// Outbound requests counted since the host started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboundSnapshot {
+    /// Requests whose response was relayed whole.
+    pub completed: u64,
+    /// Requests that failed (timeouts, connection errors, limits).
+    pub failed: u64,
+    /// Requests a rule or an address check refused.
+    pub denied: u64,
+    /// Response body bytes relayed to guests.
+    pub bytes: u64,
+}
+
+impl OutboundStats {
+    fn count_success(&self) {
+        self.completed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_failure(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_denied(&self) {
+        self.denied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_bytes(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> OutboundSnapshot {
+        OutboundSnapshot {
+            completed: self.completed.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            denied: self.denied.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        }
+    }
+}
