@@ -91,6 +91,13 @@ pub struct OutboundArgs {
     pub env_inherit: Vec<String>,
 }
 
+/// Variables that hold AWS secrets: never a guest's, whatever the flags say.
+const AWS_SECRET_VARIABLES: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+];
+
 /// Bounds that catch a typo rather than a configuration.
 const MAX_REQUESTS: u32 = 1_000_000;
 const MAX_IN_FLIGHT: u32 = 10_000;
@@ -137,6 +144,18 @@ impl OutboundArgs {
                 "--outbound-threads must be 0 (automatic) to {MAX_THREADS}"
             ));
         }
+        let secrets = self.secret_variables();
+        let granted = self.env.iter().map(|(name, _)| ("--env", name));
+        let inherited = self.env_inherit.iter().map(|name| ("--env-inherit", name));
+        if let Some((flag, name)) = granted
+            .chain(inherited)
+            .find(|(_, name)| secrets.contains(&name.as_str()))
+        {
+            return Err(format!(
+                "{flag} {name}: that variable holds a credential; guests must not see it \
+                 (the host attaches it with --outbound-auth)"
+            ));
+        }
         let mut guest_env = self.env.clone();
         for name in &self.env_inherit {
             if let Some(value) = env(name) {
@@ -156,6 +175,18 @@ impl OutboundArgs {
             threads: self.outbound_threads,
         };
         Ok((config, guest_env))
+    }
+}
+
+impl OutboundArgs {
+    /// The variables that hold credentials: those `--outbound-auth` reads, and AWS's.
+    fn secret_variables(&self) -> Vec<&str> {
+        let named = self.auth.iter().filter_map(|rule| {
+            let (_, scheme) = rule.split_once('=')?;
+            let is_env = scheme.starts_with("bearer-env:") || scheme.starts_with("header-env:");
+            is_env.then(|| scheme.rsplit(':').next()).flatten()
+        });
+        named.chain(AWS_SECRET_VARIABLES.iter().copied()).collect()
     }
 }
 
@@ -256,6 +287,24 @@ mod tests {
             .unwrap_or_default();
         assert!(error.contains("NOPE is not set"), "{error}");
         assert!(outbound(&["--env", "NOEQUALS"]).is_err());
+        for flags in [
+            &[
+                "--outbound-auth",
+                "https://a.io=bearer-env:API_KEY",
+                "--env-inherit",
+                "API_KEY",
+            ][..],
+            &[
+                "--outbound-auth",
+                "https://a.io=header-env:x-key:API_KEY",
+                "--env",
+                "API_KEY=x",
+            ],
+            &["--env-inherit", "AWS_SECRET_ACCESS_KEY"],
+        ] {
+            let error = outbound(flags)?.configure(&env).err().unwrap_or_default();
+            assert!(error.contains("holds a credential"), "{flags:?}: {error}");
+        }
         Ok(())
     }
 }

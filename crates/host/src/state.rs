@@ -122,12 +122,13 @@ impl InvocationState {
     pub fn begin(&mut self, call: Call, cancel: &CancellationToken) {
         self.log.begin(call.context.clone());
         self.outbound
-            .begin(call.context.clone(), call.deadline.clone(), cancel.clone());
+            .begin(call.context.clone(), call.deadline.clone(), cancel);
         self.call = call;
     }
 
     /// Ends the call in progress and hands back its state; its event channel closes with it.
     pub fn end(&mut self) -> Call {
+        self.outbound.end();
         std::mem::replace(&mut self.call, Call::idle())
     }
 }

@@ -109,13 +109,10 @@ fn openai(
         "{}/chat/completions",
         endpoint.trim_end_matches('/')
     ));
-    // The guest never holds the API key: in production the host injects the real one
+    // The guest never holds the API key: the host attaches the real one
     // (`--outbound-auth https://api.openai.com=bearer-env:OPENAI_API_KEY`), replacing this
-    // header. The placeholder goes only when OPENAI_API_KEY is granted with any value, for an
-    // endpoint that wants the header present; a local server without auth gets none.
-    if std::env::var("OPENAI_API_KEY").is_ok_and(|key| !key.is_empty()) {
-        request = request.header("authorization", "Bearer placeholder");
-    }
+    // placeholder, which only shows where a client library would put its key.
+    request = request.header("authorization", "Bearer placeholder-the-host-replaces");
     let response = checked(send(request.json(&body))?)?;
     if !stream {
         let reply: Value = response.json()?;

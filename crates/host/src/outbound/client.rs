@@ -33,7 +33,10 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const POOL_IDLE_PER_HOST: usize = 64;
 
 /// The pooled client guests' requests go through.
-pub type PooledClient = Client<HttpsConnector<GuardedConnector>, WasiBody>;
+pub type PooledClient = Client<Bounded<HttpsConnector<GuardedConnector>>, WasiBody>;
+
+/// A boxed error, as connectors hand them up.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The outbound runtime and the pooled client whose connections live on it.
 #[derive(Debug)]
@@ -69,6 +72,10 @@ impl OutboundClient {
                 rules,
                 connect_timeout,
             });
+        let connector = Bounded {
+            inner: connector,
+            timeout: connect_timeout,
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
@@ -116,7 +123,10 @@ pub enum ConnectError {
         host: String,
         source: std::io::Error,
     },
-    /// Resolving and connecting took longer than the connect timeout.
+    /// Resolving the name took longer than the connect timeout.
+    #[error("resolving {0} timed out")]
+    DnsTimeout(String),
+    /// Connecting (TCP and TLS) took longer than the connect timeout.
     #[error("connecting to {0} timed out")]
     Timeout(String),
     /// Every allowed address refused or failed.
@@ -166,7 +176,7 @@ impl GuardedConnector {
         let found: Vec<SocketAddr> =
             tokio::time::timeout_at(give_up, tokio::net::lookup_host((host, port)))
                 .await
-                .map_err(|_| timed_out())?
+                .map_err(|_| ConnectError::DnsTimeout(host.to_owned()))?
                 .map_err(|source| ConnectError::Dns {
                     host: host.to_owned(),
                     source,
@@ -201,6 +211,42 @@ impl GuardedConnector {
         Err(ConnectError::Io {
             host: format!("{host}:{port}"),
             source: last.unwrap_or_else(|| std::io::Error::other("no address")),
+        })
+    }
+}
+
+/// A connector whose whole connection (resolving, TCP and the TLS handshake) must be made
+/// within the connect timeout: a server that accepts and then stalls the handshake would
+/// otherwise hold the request until its first-byte timeout.
+#[derive(Debug, Clone)]
+pub struct Bounded<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+impl<S> tower::Service<Uri> for Bounded<S>
+where
+    S: tower::Service<Uri> + Send,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let authority = uri.authority().map(ToString::to_string).unwrap_or_default();
+        let connecting = self.inner.call(uri);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(connected) => connected.map_err(Into::into),
+                Err(_) => Err(ConnectError::Timeout(authority).into()),
+            }
         })
     }
 }

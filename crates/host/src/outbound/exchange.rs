@@ -3,29 +3,31 @@
 //! timeouts, the invocation's deadline and its cancellation, and logged once at the end.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use http::header::{CONTENT_LENGTH, HOST, HeaderValue};
 use http::request::Parts;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use wasmtime_wasi_http::{Error, WasiBody};
 
 use super::Outbound;
 use super::auth::{Credential, attach_header};
-use super::body::{Piece, relay};
+use super::body::{Relay, relay};
 use super::client::{ConnectError, until};
 use super::config::DEFAULT_MAX_SIGNED_BODY;
+use super::log::{Ending, RequestLog};
+use super::rules::default_port;
 use super::sigv4;
 use crate::invocation::Deadline;
 
 /// Everything decided about a request before it leaves the instance.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    /// Where it goes, for the log.
-    pub target: Target,
+    /// Its log line, written when the plan is dropped.
+    pub log: RequestLog,
     /// What the host attaches.
     pub credential: Option<Credential>,
     /// The wait for the response's first byte.
@@ -34,22 +36,24 @@ pub(crate) struct Plan {
     pub between_bytes: Duration,
     /// The invocation's deadline.
     pub deadline: Deadline,
-    /// The invocation's cancellation.
+    /// Cancelled with the invocation, or when its call ends.
     pub cancel: CancellationToken,
     /// The instance's in-flight slot, held until the body has been relayed (dropped with the
     /// plan).
     pub _slot: OwnedSemaphorePermit,
 }
 
-/// What a log line says of a request: never its path, query or headers, which may carry
-/// secrets or personal data.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub method: String,
-    pub scheme: String,
-    pub host: String,
-    pub port: u16,
-    pub request_id: String,
+/// Why a request failed: the code the guest gets, and what the log says.
+struct Failure {
+    code: Error,
+    detail: String,
+}
+
+impl From<Error> for Failure {
+    fn from(code: Error) -> Self {
+        let detail = code.to_string();
+        Self { code, detail }
+    }
 }
 
 impl Outbound {
@@ -77,24 +81,32 @@ impl Outbound {
     async fn exchange(
         self: Arc<Self>,
         request: Request<WasiBody>,
-        plan: Plan,
+        mut plan: Plan,
     ) -> Result<Response<WasiBody>, Error> {
-        let started = Instant::now();
         let head = tokio::select! {
             biased;
-            () = plan.cancel.cancelled() => Err(Error::ConnectionTerminated),
-            () = until(|| plan.deadline.at()) => Err(Error::HttpResponseTimeout),
+            () = plan.cancel.cancelled() => Err(Failure {
+                code: Error::ConnectionTerminated,
+                detail: "the invocation ended before the response".into(),
+            }),
+            () = until(|| plan.deadline.at()) => Err(Failure {
+                code: Error::HttpResponseTimeout,
+                detail: "the invocation's deadline passed before the response".into(),
+            }),
             head = self.request(request, &plan) => head,
         };
         let response = match head {
             Ok(response) => response,
-            Err(error) => {
-                self.stats.count_failure();
-                log_end(&plan.target, None, 0, started, Some(&error));
-                return Err(error);
+            Err(failure) => {
+                plan.log.ending = match failure.code {
+                    Error::DestinationIpProhibited => Ending::Denied(failure.detail),
+                    _ => Ending::Failed(failure.detail),
+                };
+                return Err(failure.code);
             }
         };
         let (parts, incoming) = response.into_parts();
+        plan.log.status = Some(parts.status.as_u16());
         let declared = parts
             .headers
             .get(CONTENT_LENGTH)
@@ -102,19 +114,11 @@ impl Outbound {
             .and_then(|v| v.parse::<u64>().ok());
         if let Some(length) = declared.filter(|&n| n > self.config.max_response_bytes) {
             let error = Error::HttpResponseBodySize(Some(length));
-            self.stats.count_failure();
-            log_end(
-                &plan.target,
-                Some(parts.status.as_u16()),
-                0,
-                started,
-                Some(&error),
-            );
+            plan.log.ending = Ending::Failed(error.to_string());
             return Err(error);
         }
-        let (sender, body) = relay();
-        let status = parts.status.as_u16();
-        tokio::spawn(self.clone().pump(incoming, sender, plan, status, started));
+        let (relay, body) = relay();
+        tokio::spawn(self.clone().pump(incoming, relay, plan));
         Ok(Response::from_parts(parts, body.boxed_unsync()))
     }
 
@@ -123,7 +127,7 @@ impl Outbound {
         &self,
         request: Request<WasiBody>,
         plan: &Plan,
-    ) -> Result<Response<hyper::body::Incoming>, Error> {
+    ) -> Result<Response<hyper::body::Incoming>, Failure> {
         let client = self.client.as_ref().ok_or(Error::HttpRequestDenied)?;
         let (mut parts, body) = request.into_parts();
         set_host(&mut parts);
@@ -139,9 +143,9 @@ impl Outbound {
         };
         let sent = client.client.request(Request::from_parts(parts, body));
         match tokio::time::timeout(plan.first_byte, sent).await {
-            Err(_) => Err(Error::HttpResponseTimeout),
+            Err(_) => Err(Error::HttpResponseTimeout.into()),
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(self.classify(&error, &plan.target)),
+            Ok(Err(error)) => Err(classify(&error)),
         }
     }
 
@@ -152,17 +156,33 @@ impl Outbound {
         body: WasiBody,
         service: &str,
         region: &str,
-    ) -> Result<WasiBody, Error> {
-        let bytes = Limited::new(body, DEFAULT_MAX_SIGNED_BODY)
-            .collect()
+    ) -> Result<WasiBody, Failure> {
+        let bytes = match Limited::new(body, DEFAULT_MAX_SIGNED_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<LengthLimitError>() => {
+                return Err(
+                    Error::HttpRequestBodySize(Some(DEFAULT_MAX_SIGNED_BODY as u64)).into(),
+                );
+            }
+            Err(error) => {
+                return Err(Failure {
+                    code: Error::HttpRequestBodySize(None),
+                    detail: format!("the guest's request body failed: {error}"),
+                });
+            }
+        };
+        let unsigned = |detail: String| Failure {
+            code: Error::InternalError(Some("the host could not sign the request".into())),
+            detail,
+        };
+        let provider = self
+            .aws
+            .as_ref()
+            .ok_or_else(|| unsigned("no AWS credential source".into()))?;
+        let credentials = provider
+            .credentials()
             .await
-            .map_err(|_| Error::HttpRequestBodySize(Some(DEFAULT_MAX_SIGNED_BODY as u64)))?
-            .to_bytes();
-        let provider = self.aws.as_ref().ok_or_else(no_credentials)?;
-        let credentials = provider.credentials().await.map_err(|error| {
-            tracing::warn!(%error, "cannot sign an outbound request: no AWS credentials");
-            no_credentials()
-        })?;
+            .map_err(|error| unsigned(format!("no AWS credentials: {error}")))?;
         sigv4::sign(
             parts,
             &bytes,
@@ -171,138 +191,125 @@ impl Outbound {
             region,
             SystemTime::now(),
         )
-        .map_err(|error| {
-            tracing::warn!(%error, "cannot sign an outbound request");
-            Error::InternalError(Some("the host could not sign the request".into()))
-        })?;
+        .map_err(|error| unsigned(format!("cannot sign: {error}")))?;
         Ok(Full::new(bytes)
             .map_err(|never| match never {})
             .boxed_unsync())
     }
 
     /// Relays the response body to the guest, within the size limit and the between-bytes
-    /// timeout, until the guest stops reading, the invocation is cancelled or its deadline
+    /// timeout, until the guest stops reading, the invocation or its call ends, or its deadline
     /// passes; dropping the body then closes a connection left mid-response.
     async fn pump(
         self: Arc<Self>,
         mut incoming: hyper::body::Incoming,
-        sender: mpsc::Sender<Piece>,
-        plan: Plan,
-        status: u16,
-        started: Instant,
+        relay: Relay,
+        mut plan: Plan,
     ) {
         let max = self.config.max_response_bytes;
         let mut bytes = 0u64;
+        let sender = relay.pieces.clone();
         let relayed = async {
             loop {
-                let piece = match tokio::time::timeout(plan.between_bytes, incoming.frame()).await {
-                    Err(_) => Err(Error::ConnectionReadTimeout),
-                    Ok(None) => return Ok(()),
-                    Ok(Some(Err(error))) => Err(self.classify_body(&error)),
-                    Ok(Some(Ok(frame))) => {
-                        bytes += frame.data_ref().map_or(0, |d| d.len() as u64);
-                        if bytes > max {
-                            Err(Error::HttpResponseBodySize(Some(max)))
-                        } else {
-                            Ok(frame)
-                        }
+                let frame = match tokio::time::timeout(plan.between_bytes, incoming.frame()).await {
+                    Err(_) => return Err(Error::ConnectionReadTimeout),
+                    Ok(None) => return Ok(Ending::Completed),
+                    Ok(Some(Err(error))) if error.is_incomplete_message() => {
+                        return Err(Error::HttpResponseIncomplete);
                     }
+                    Ok(Some(Err(_))) => return Err(Error::ConnectionTerminated),
+                    Ok(Some(Ok(frame))) => frame,
                 };
-                let failed = piece.as_ref().err().map(describe);
-                if sender.send(piece).await.is_err() {
-                    // The guest dropped the body: not a failure of the request.
-                    return Ok(());
+                bytes += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if bytes > max {
+                    return Err(Error::HttpResponseBodySize(Some(max)));
                 }
-                if let Some(error) = failed {
-                    return Err(error);
+                if sender.send(Ok(frame)).await.is_err() {
+                    return Ok(Ending::DroppedByGuest);
                 }
             }
         };
-        let ended: Result<(), String> = tokio::select! {
+        let ended = tokio::select! {
             biased;
-            () = plan.cancel.cancelled() => Err("the invocation was cancelled".into()),
-            () = until(|| plan.deadline.at()) => {
-                let _ = sender.try_send(Err(Error::HttpResponseTimeout));
-                Err("the invocation's deadline passed".into())
-            }
-            () = sender.closed() => Ok(()),
+            () = plan.cancel.cancelled() => Err(Error::ConnectionTerminated),
+            () = until(|| plan.deadline.at()) => Err(Error::HttpResponseTimeout),
+            () = relay.pieces.closed() => Ok(Ending::DroppedByGuest),
             ended = relayed => ended,
         };
         drop(incoming);
-        self.stats.count_bytes(bytes);
-        match &ended {
-            Ok(()) => self.stats.count_success(),
-            Err(_) => self.stats.count_failure(),
-        }
-        log_end_text(
-            &plan.target,
-            Some(status),
-            bytes,
-            started,
-            ended.err().as_deref(),
-        );
-    }
-
-    /// The wasi:http error for a failed request, from its cause.
-    fn classify(&self, error: &hyper_util::client::legacy::Error, target: &Target) -> Error {
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-        while let Some(current) = cause {
-            if let Some(connect) = current.downcast_ref::<ConnectError>() {
-                return match connect {
-                    ConnectError::Denied { addresses, .. } => {
-                        self.stats.count_denied();
-                        tracing::warn!(
-                            request_id = %target.request_id,
-                            scheme = %target.scheme,
-                            host = %target.host,
-                            port = target.port,
-                            addresses = %addresses,
-                            "outbound request denied: the host resolves to an address no rule names"
-                        );
-                        Error::HttpRequestDenied
+        plan.log.bytes = bytes;
+        plan.log.ending = match ended {
+            Ok(ending) => ending,
+            Err(error) => {
+                let detail = match error {
+                    Error::ConnectionTerminated if plan.cancel.is_cancelled() => {
+                        "the invocation ended before the body".to_owned()
                     }
-                    ConnectError::Dns { .. } => Error::DnsError {
-                        rcode: Some("name not resolved".into()),
-                        info_code: None,
-                    },
-                    ConnectError::Timeout(_) => Error::ConnectionTimeout,
-                    ConnectError::Io { source, .. }
-                        if source.kind() == std::io::ErrorKind::ConnectionRefused =>
-                    {
-                        Error::ConnectionRefused
-                    }
-                    ConnectError::Io { .. } => Error::DestinationUnavailable,
-                    ConnectError::NoHost => Error::HttpRequestUriInvalid,
+                    ref other => other.to_string(),
                 };
+                relay.cut(error);
+                Ending::Failed(detail)
             }
-            if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-                return match tls {
-                    rustls::Error::InvalidCertificate(_) => Error::TlsCertificateError,
-                    _ => Error::TlsProtocolError,
-                };
-            }
-            cause = current.source();
-        }
-        if error.is_connect() {
-            Error::ConnectionRefused
-        } else {
-            Error::HttpProtocolError
-        }
-    }
-
-    fn classify_body(&self, error: &hyper::Error) -> Error {
-        if error.is_incomplete_message() {
-            Error::HttpResponseIncomplete
-        } else {
-            Error::ConnectionTerminated
-        }
+        };
     }
 }
 
-fn no_credentials() -> Error {
-    Error::InternalError(Some(
-        "the host has no AWS credentials to sign this request".into(),
-    ))
+/// The wasi:http error for a request the client could not send, from its cause.
+fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(connect) = current.downcast_ref::<ConnectError>() {
+            let code = match connect {
+                ConnectError::Denied { .. } => Error::DestinationIpProhibited,
+                ConnectError::Dns { .. } => Error::DnsError {
+                    rcode: None,
+                    info_code: None,
+                },
+                ConnectError::DnsTimeout(_) => Error::DnsTimeout,
+                ConnectError::Timeout(_) => Error::ConnectionTimeout,
+                ConnectError::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+                {
+                    Error::ConnectionRefused
+                }
+                ConnectError::Io { .. } => Error::DestinationUnavailable,
+                ConnectError::NoHost => Error::HttpRequestUriInvalid,
+            };
+            return Failure {
+                code,
+                detail: connect.to_string(),
+            };
+        }
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            let code = match tls {
+                rustls::Error::InvalidCertificate(_) => Error::TlsCertificateError,
+                rustls::Error::AlertReceived(alert) => Error::TlsAlertReceived {
+                    alert_id: Some(u8::from(*alert)),
+                    alert_message: Some(format!("{alert:?}")),
+                },
+                _ => Error::TlsProtocolError,
+            };
+            return Failure {
+                code,
+                detail: format!("TLS: {tls}"),
+            };
+        }
+        // hyper-rustls hands TLS failures up inside an io::Error, whose `source` skips what
+        // it wraps.
+        cause = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as _),
+            None => current.source(),
+        };
+    }
+    let code = if error.is_connect() {
+        Error::ConnectionRefused
+    } else {
+        Error::HttpProtocolError
+    };
+    Failure {
+        code,
+        detail: format!("{error:#}"),
+    }
 }
 
 /// Sets `host` to the form the client writes on the wire (no default port), so that a signature
@@ -311,7 +318,7 @@ fn set_host(parts: &mut Parts) {
     let Some(authority) = parts.uri.authority() else {
         return;
     };
-    let default = super::rules::default_port(parts.uri.scheme_str().unwrap_or(""));
+    let default = default_port(parts.uri.scheme_str().unwrap_or(""));
     let host = match authority.port_u16() {
         Some(port) if Some(port) != default => format!("{}:{port}", authority.host()),
         _ => authority.host().to_owned(),
@@ -321,54 +328,38 @@ fn set_host(parts: &mut Parts) {
     }
 }
 
-fn describe(error: &Error) -> String {
-    error.to_string()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn log_end(
-    target: &Target,
-    status: Option<u16>,
-    bytes: u64,
-    started: Instant,
-    error: Option<&Error>,
-) {
-    let error = error.map(describe);
-    log_end_text(target, status, bytes, started, error.as_deref());
-}
+    /// The host header is the authority without the scheme's default port.
+    #[test]
+    fn host_header_drops_the_default_port() -> Result<(), http::Error> {
+        for (uri, host) in [
+            ("https://api.openai.com:443/v1", "api.openai.com"),
+            ("https://api.openai.com/v1", "api.openai.com"),
+            ("http://127.0.0.1:9000/v1", "127.0.0.1:9000"),
+            ("http://[::1]:80/", "[::1]"),
+        ] {
+            let (mut parts, ()) = Request::builder().uri(uri).body(())?.into_parts();
+            set_host(&mut parts);
+            assert_eq!(parts.headers[HOST], host, "{uri}");
+        }
+        Ok(())
+    }
 
-/// The one log line of a request.
-fn log_end_text(
-    target: &Target,
-    status: Option<u16>,
-    bytes: u64,
-    started: Instant,
-    error: Option<&str>,
-) {
-    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
-    let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
-    match error {
-        None => tracing::info!(
-            request_id = %target.request_id,
-            method = %target.method,
-            scheme = %target.scheme,
-            host = %target.host,
-            port = target.port,
-            status = %status,
-            bytes,
-            duration_ms,
-            "outbound request"
-        ),
-        Some(error) => tracing::warn!(
-            request_id = %target.request_id,
-            method = %target.method,
-            scheme = %target.scheme,
-            host = %target.host,
-            port = target.port,
-            status = %status,
-            bytes,
-            duration_ms,
-            error,
-            "outbound request failed"
-        ),
+    /// A TLS failure wrapped in an io::Error, as hyper-rustls hands it up, is found.
+    #[test]
+    fn tls_errors_inside_io_errors_are_found() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::other(tls);
+        let wrapped: &(dyn std::error::Error + 'static) = &io;
+        let found = match wrapped.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+            None => None,
+        };
+        assert!(matches!(found, Some(rustls::Error::InvalidCertificate(_))));
     }
 }

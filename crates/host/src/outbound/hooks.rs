@@ -12,7 +12,8 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::Outbound;
 use super::auth::credential_for;
-use super::exchange::{Plan, Target};
+use super::exchange::Plan;
+use super::log::{RequestLog, Target};
 use super::rules::{Destination, default_port};
 use crate::invocation::{Context, Deadline};
 
@@ -64,14 +65,23 @@ impl OutboundHooks {
     }
 
     /// Starts a call: its requests are counted afresh and bounded by its deadline and
-    /// cancellation.
-    pub fn begin(&mut self, context: Arc<Context>, deadline: Deadline, cancel: CancellationToken) {
+    /// cancellation, and by its end.
+    pub fn begin(&mut self, context: Arc<Context>, deadline: Deadline, cancel: &CancellationToken) {
+        self.end();
         self.call = Some(CallScope {
             context,
             deadline,
-            cancel,
+            cancel: cancel.child_token(),
             requests: 0,
         });
+    }
+
+    /// Ends the call in progress: requests it left open end with it, so that none outlives
+    /// the invocation it was made for.
+    pub fn end(&mut self) {
+        if let Some(call) = self.call.take() {
+            call.cancel.cancel();
+        }
     }
 
     /// Checks a request against the rules and limits, and plans it.
@@ -83,6 +93,18 @@ impl OutboundHooks {
         let config = &self.outbound.config;
         let call = self.call.as_mut().ok_or(Error::HttpRequestDenied)?;
         let uri = request.uri();
+        // Credentials in the URL would reach the pool's key and HTTP/2's `:authority`; a CONNECT
+        // would turn the connection into a tunnel the rules never see into.
+        if request.method() == http::Method::CONNECT
+            || uri.authority().is_some_and(|a| a.as_str().contains('@'))
+        {
+            self.outbound.stats.count_denied();
+            tracing::warn!(
+                request_id = %call.context.request_id,
+                "outbound request refused: CONNECT, or credentials in the URL"
+            );
+            return Err(Error::HttpRequestUriInvalid);
+        }
         let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
         let host = uri
             .host()
@@ -105,6 +127,7 @@ impl OutboundHooks {
         };
         call.requests += 1;
         if call.requests > config.max_requests {
+            self.outbound.stats.count_failure();
             tracing::warn!(
                 request_id = %target.request_id,
                 limit = config.max_requests,
@@ -125,6 +148,7 @@ impl OutboundHooks {
             return Err(Error::HttpRequestDenied);
         }
         let Ok(slot) = self.in_flight.clone().try_acquire_owned() else {
+            self.outbound.stats.count_failure();
             tracing::warn!(
                 request_id = %target.request_id,
                 limit = config.max_in_flight,
@@ -142,7 +166,7 @@ impl OutboundHooks {
             deadline: call.deadline.clone(),
             cancel: call.cancel.clone(),
             _slot: slot,
-            target,
+            log: RequestLog::start(self.outbound.clone(), target),
         })
     }
 }

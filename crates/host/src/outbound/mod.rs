@@ -13,7 +13,8 @@
 //! - [`config`]: what the operator grants, the limits and their defaults;
 //! - `client`: the pooled client on the outbound runtime, and its guarded connector;
 //! - `hooks`: the per-instance `wasi:http` hooks that admit or refuse each request;
-//! - `exchange`, `body`: one request's life on the outbound runtime, and its relayed body.
+//! - `exchange`, `body`, `log`: one request's life on the outbound runtime, its relayed body,
+//!   and its one log line.
 
 mod address;
 pub mod auth;
@@ -23,6 +24,7 @@ mod client;
 pub mod config;
 mod exchange;
 mod hooks;
+mod log;
 pub mod rules;
 pub mod secret;
 mod sigv4;

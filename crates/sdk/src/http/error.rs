@@ -79,13 +79,16 @@ impl HttpError {
             ),
             ErrorCode::DestinationIpProhibited => (
                 K::Denied,
-                format!("the host denied the request to {origin}: its address is prohibited"),
+                format!(
+                    "the host denied the request to {origin}: its name resolves to an address \
+                     (loopback, private or link-local) that no rule names"
+                ),
             ),
             ErrorCode::ConnectionLimitReached => (
                 K::Limit,
                 format!(
-                    "the host refused the request to {origin}: \
-                     too many outbound requests are open at once"
+                    "the host refused the request to {origin}: this invocation made, or this \
+                     handler has in flight, as many outbound requests as it may"
                 ),
             ),
             ErrorCode::HttpResponseBodySize(limit) => (

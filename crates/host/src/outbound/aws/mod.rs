@@ -4,17 +4,15 @@
 //! never see what they answer.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HeaderValue};
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http::StatusCode;
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde::Deserialize;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
@@ -131,6 +129,10 @@ impl AwsCredentialSource {
 /// `origin` is the endpoint and path a request went to.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    /// The sources failed moments ago and are not asked again yet, so that requests fail at
+    /// once instead of each waiting out the endpoints' timeouts.
+    #[error("no source gave AWS credentials moments ago ({0}); asking again shortly")]
+    Recent(String),
     /// No source is configured: the operator has to give one.
     #[error("no source of AWS credentials is configured")]
     NoSource,
@@ -219,8 +221,10 @@ pub struct AwsCredentialProvider {
 #[derive(Default)]
 struct Cache {
     credentials: Option<AwsCredentials>,
-    /// When a refresh last failed while the cached credentials were still valid.
+    /// When a refresh last failed.
     failed_at: Option<Instant>,
+    /// Why it failed, while there are no credentials to fall back on.
+    last_error: Option<String>,
     imds_token: Option<ImdsToken>,
 }
 
@@ -263,10 +267,23 @@ impl AwsCredentialProvider {
                 return Ok(cached.clone());
             }
         }
+        let has_valid = cache
+            .credentials
+            .as_ref()
+            .is_some_and(|c| c.is_valid_for(Duration::ZERO, SystemTime::now()));
+        if !has_valid
+            && let Some(error) = &cache.last_error
+            && cache
+                .failed_at
+                .is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE)
+        {
+            return Err(CredentialError::Recent(error.clone()));
+        }
         match self.fetch(&mut cache.imds_token).await {
             Ok(fresh) => {
                 cache.credentials = Some(fresh.clone());
                 cache.failed_at = None;
+                cache.last_error = None;
                 Ok(fresh)
             }
             Err(error) => match cache.credentials.clone() {
@@ -275,7 +292,11 @@ impl AwsCredentialProvider {
                     cache.failed_at = Some(Instant::now());
                     Ok(cached)
                 }
-                _ => Err(error),
+                _ => {
+                    cache.failed_at = Some(Instant::now());
+                    cache.last_error = Some(error.to_string());
+                    Err(error)
+                }
             },
         }
     }
@@ -323,159 +344,6 @@ impl AwsCredentialProvider {
         }
         Err(CredentialError::Unavailable { failures })
     }
-
-    /// Credentials from the container credentials endpoint.
-    async fn container(
-        &self,
-        uri: &str,
-        token: Option<&Secret>,
-        token_file: Option<&Path>,
-    ) -> Result<AwsCredentials, CredentialError> {
-        let origin = container_origin(uri);
-        let token = match token_file {
-            Some(path) => Some(read_token_file(path).await?),
-            None => token.cloned(),
-        };
-        let mut request = Request::get(uri);
-        if let Some(token) = &token {
-            request = request.header(AUTHORIZATION, header_value(token, &origin)?);
-        }
-        let request = request
-            .body(Full::default())
-            .map_err(|source| invalid_endpoint(&origin, source))?;
-        let answer = self.send(request, CONTAINER_TIMEOUT, &origin).await?;
-        parse_credentials(&answer, &origin)
-    }
-
-    /// Credentials from IMDSv2. A cached token IMDS no longer accepts (its service restarted) is
-    /// replaced once.
-    async fn imds(
-        &self,
-        endpoint: &str,
-        token: &mut Option<ImdsToken>,
-    ) -> Result<AwsCredentials, CredentialError> {
-        let endpoint = endpoint.trim_end_matches('/');
-        let cached = token.as_ref().is_some_and(|t| t.is_usable_for(endpoint));
-        match self.imds_credentials(endpoint, token).await {
-            Err(CredentialError::Status {
-                status: StatusCode::UNAUTHORIZED,
-                ..
-            }) if cached => {
-                *token = None;
-                self.imds_credentials(endpoint, token).await
-            }
-            result => result,
-        }
-    }
-
-    /// The IMDSv2 flow: a token, the role's name, the role's credentials.
-    async fn imds_credentials(
-        &self,
-        endpoint: &str,
-        token: &mut Option<ImdsToken>,
-    ) -> Result<AwsCredentials, CredentialError> {
-        let token = self.imds_token(endpoint, token).await?;
-        let roles_url = format!("{endpoint}{IMDS_CREDENTIALS_PATH}");
-        let roles = self.imds_get(&roles_url, &token).await?;
-        let role = std::str::from_utf8(&roles)
-            .ok()
-            .and_then(|roles| roles.lines().map(str::trim).find(|role| !role.is_empty()))
-            .ok_or_else(|| CredentialError::NoRole {
-                origin: imds_origin(&roles_url),
-            })?;
-        let credentials_url = format!("{roles_url}{role}");
-        let answer = self.imds_get(&credentials_url, &token).await?;
-        parse_credentials(&answer, &imds_origin(&credentials_url))
-    }
-
-    /// The cached IMDSv2 token, or a new one.
-    async fn imds_token(
-        &self,
-        endpoint: &str,
-        cached: &mut Option<ImdsToken>,
-    ) -> Result<Secret, CredentialError> {
-        if let Some(token) = cached.as_ref()
-            && token.is_usable_for(endpoint)
-        {
-            return Ok(token.value.clone());
-        }
-        let url = format!("{endpoint}{IMDS_TOKEN_PATH}");
-        let origin = imds_origin(&url);
-        let request = Request::put(&url)
-            .header(IMDS_TOKEN_TTL_HEADER, IMDS_TOKEN_TTL.as_secs())
-            .body(Full::default())
-            .map_err(|source| invalid_endpoint(&origin, source))?;
-        let asked_at = Instant::now();
-        let answer = self.send(request, IMDS_TIMEOUT, &origin).await?;
-        let value = std::str::from_utf8(&answer)
-            .map(|value| Secret::new(value.trim()))
-            .map_err(|_| CredentialError::InvalidToken {
-                origin: origin.clone(),
-            })?;
-        header_value(&value, &origin)?;
-        *cached = Some(ImdsToken {
-            endpoint: endpoint.to_owned(),
-            value: value.clone(),
-            renew_at: asked_at + IMDS_TOKEN_TTL - IMDS_TOKEN_MARGIN,
-        });
-        Ok(value)
-    }
-
-    /// A GET to IMDS with the session token.
-    async fn imds_get(&self, url: &str, token: &Secret) -> Result<Bytes, CredentialError> {
-        let origin = imds_origin(url);
-        let request = Request::get(url)
-            .header(IMDS_TOKEN_HEADER, header_value(token, &origin)?)
-            .body(Full::default())
-            .map_err(|source| invalid_endpoint(&origin, source))?;
-        self.send(request, IMDS_TIMEOUT, &origin).await
-    }
-
-    /// Sends `request` and reads a successful answer's body, all within `timeout`.
-    async fn send(
-        &self,
-        request: Request<Full<Bytes>>,
-        timeout: Duration,
-        origin: &str,
-    ) -> Result<Bytes, CredentialError> {
-        let exchange = async {
-            let response = self.client.request(request).await.map_err(|source| {
-                CredentialError::Unreachable {
-                    origin: origin.to_owned(),
-                    source: source.into(),
-                }
-            })?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(CredentialError::Status {
-                    origin: origin.to_owned(),
-                    status,
-                });
-            }
-            match Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-            {
-                Ok(body) => Ok(body.to_bytes()),
-                Err(error) if error.is::<LengthLimitError>() => Err(CredentialError::TooLarge {
-                    origin: origin.to_owned(),
-                    limit: MAX_ANSWER_BYTES,
-                }),
-                Err(source) => Err(CredentialError::Unreachable {
-                    origin: origin.to_owned(),
-                    source,
-                }),
-            }
-        };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .unwrap_or_else(|_| {
-                Err(CredentialError::Timeout {
-                    origin: origin.to_owned(),
-                    timeout,
-                })
-            })
-    }
 }
 
 impl fmt::Debug for AwsCredentialProvider {
@@ -493,103 +361,20 @@ impl ImdsToken {
     }
 }
 
-/// The credentials JSON that IMDS and the container endpoints answer with.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CredentialsDocument {
-    access_key_id: String,
-    secret_access_key: String,
-    token: Option<String>,
-    expiration: Option<String>,
-}
-
-/// Credentials from an endpoint's answer.
-fn parse_credentials(answer: &[u8], origin: &str) -> Result<AwsCredentials, CredentialError> {
-    let document: CredentialsDocument =
-        serde_json::from_slice(answer).map_err(|source| CredentialError::Malformed {
-            origin: origin.to_owned(),
-            source,
-        })?;
-    let expires = document
-        .expiration
-        .map(|value| {
-            humantime::parse_rfc3339(&value).map_err(|source| CredentialError::BadExpiration {
-                origin: origin.to_owned(),
-                value,
-                source,
-            })
-        })
-        .transpose()?;
-    Ok(AwsCredentials {
-        access_key_id: document.access_key_id,
-        secret_access_key: Secret::new(document.secret_access_key),
-        session_token: document.token.map(Secret::new),
-        expires,
-    })
-}
-
-/// The container authorization token, read afresh: the runtime rotates the file.
-async fn read_token_file(path: &Path) -> Result<Secret, CredentialError> {
-    let owned = path.to_owned();
-    let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(owned))
-        .await
-        .unwrap_or_else(|joined| Err(std::io::Error::other(joined)));
-    let token = read.map_err(|source| CredentialError::TokenFile {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(Secret::new(token.trim()))
-}
-
-/// A token as a header value, marked sensitive so that no formatting of the request shows it.
-fn header_value(token: &Secret, origin: &str) -> Result<HeaderValue, CredentialError> {
-    let invalid = || CredentialError::InvalidToken {
-        origin: origin.to_owned(),
-    };
-    if token.expose().is_empty() {
-        return Err(invalid());
-    }
-    let mut value = HeaderValue::from_str(token.expose()).map_err(|_| invalid())?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-fn invalid_endpoint(origin: &str, source: http::Error) -> CredentialError {
-    CredentialError::InvalidEndpoint {
-        origin: origin.to_owned(),
-        source,
-    }
-}
-
-fn container_origin(uri: &str) -> String {
-    format!("the container credentials endpoint {uri}")
-}
-
-fn imds_origin(url: &str) -> String {
-    format!("the instance metadata service {url}")
-}
-
-/// An error and its causes, for one message: hyper's own messages ("client error (Connect)")
-/// leave the reason to their sources.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        message = format!("{message}: {error}");
-        cause = error.source();
-    }
-    message
-}
-
 /// The failures of a chain, for one message.
 fn list(failures: &[CredentialError]) -> String {
     let messages: Vec<String> = failures.iter().map(ToString::to_string).collect();
     messages.join("; ")
 }
 
+mod endpoints;
+
+use endpoints::{chain, container_origin, imds_origin};
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use endpoints::parse_credentials;
     use std::convert::Infallible;
     use std::net::SocketAddr;
     use std::sync::Arc;
@@ -895,6 +680,26 @@ mod tests {
         );
         let none = AwsCredentialProvider::new(Vec::new()).credentials().await;
         assert!(matches!(none, Err(CredentialError::NoSource)));
+        Ok(())
+    }
+
+    /// With nothing cached, a failed chain is not asked again at once: the next request fails
+    /// at once instead of waiting out the endpoints again.
+    #[tokio::test]
+    async fn a_failed_chain_fails_fast_for_a_while() -> TestResult {
+        let fake = FakeEndpoints::start(HOUR).await?;
+        let provider = AwsCredentialProvider::new(vec![AwsCredentialSource::Container {
+            uri: fake.url("/container"),
+            token: None,
+            token_file: None,
+        }]);
+        assert!(provider.credentials().await.is_err());
+        let again = provider.credentials().await;
+        assert!(
+            matches!(again, Err(CredentialError::Recent(_))),
+            "{again:?}"
+        );
+        assert_eq!(fake.count("GET /container"), 1);
         Ok(())
     }
 
