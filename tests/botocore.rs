@@ -105,6 +105,7 @@ fn signed_sample() -> Recorded {
     ];
     Recorded {
         method: "POST".to_owned(),
+        version: "HTTP/1.1".to_owned(),
         path: "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse".to_owned(),
         headers: headers
             .iter()

@@ -3,11 +3,13 @@
 //! routes (echo, status, redirect, big, slow). It records every request and counts connections and
 //! streams, so tests can check what the host sent and when a stream was cut.
 //!
-//! Plain HTTP/1.1 with keep-alive, served by hyper on its own thread and tokio runtime, so it
-//! works from synchronous tests and stops when dropped.
+//! Plain HTTP/1.1 with keep-alive ([`MockModel::start`]), or TLS offering h2 and http/1.1 by ALPN
+//! with the test certificate in `tests/fixtures` ([`MockModel::start_tls`]), served by hyper on its
+//! own thread and tokio runtime, so it works from synchronous tests and stops when dropped.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,9 +24,13 @@ use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::TlsAcceptor;
 
 /// What the mock model answers, and how fast.
 #[derive(Debug, Clone)]
@@ -55,6 +61,8 @@ pub struct Recorded {
     pub method: String,
     /// The path and query, as received.
     pub path: String,
+    /// The HTTP version as hyper prints it: `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
     /// Lowercase names, in the order received (hyper groups a repeated name's values).
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -74,6 +82,8 @@ impl Recorded {
 #[derive(Debug)]
 pub struct MockModel {
     address: SocketAddr,
+    /// `http`, or `https` when started with TLS.
+    scheme: &'static str,
     tally: Arc<Tally>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -97,8 +107,22 @@ const BIG_CHUNK: usize = 64 * 1024;
 static BIG_BYTES: [u8; BIG_CHUNK] = [b'x'; BIG_CHUNK];
 
 impl MockModel {
-    /// Binds 127.0.0.1 on a free port and serves on a thread of its own.
+    /// Binds 127.0.0.1 on a free port and serves plain HTTP/1.1 on a thread of its own.
     pub fn start(config: MockConfig) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::launch(config, None)
+    }
+
+    /// Like [`start`](Self::start), but over TLS as `127.0.0.1` with the fixture certificate
+    /// (signed by `outbound-ca.pem`), offering `h2` and `http/1.1` by ALPN.
+    pub fn start_tls(config: MockConfig) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::launch(config, Some(tls_acceptor()?))
+    }
+
+    fn launch(
+        config: MockConfig,
+        tls: Option<TlsAcceptor>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -114,9 +138,12 @@ impl MockModel {
         let served = tally.clone();
         let thread = std::thread::Builder::new()
             .name("mock-model".into())
-            .spawn(move || runtime.block_on(serve(listener, Arc::new(config), served, stopped)))?;
+            .spawn(move || {
+                runtime.block_on(serve(listener, tls, Arc::new(config), served, stopped))
+            })?;
         Ok(Self {
             address,
+            scheme,
             tally,
             stop: Some(stop),
             thread: Some(thread),
@@ -128,9 +155,9 @@ impl MockModel {
         self.address
     }
 
-    /// Its base URL, `http://127.0.0.1:PORT`.
+    /// Its base URL, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
     }
 
     /// Every request received so far, in order.
@@ -174,10 +201,34 @@ impl Drop for MockModel {
     }
 }
 
-/// Accepts connections until `stopped`; each is served by a task of its own. Dropping the
-/// runtime afterwards ends the connections still open.
+/// The path of a file in `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The TLS side of [`MockModel::start_tls`]: the fixture server certificate, ring as the only
+/// provider (as in the host), and ALPN preferring h2.
+fn tls_acceptor() -> Result<TlsAcceptor, Box<dyn std::error::Error>> {
+    let chain = CertificateDer::pem_file_iter(fixture("outbound-server.pem"))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(fixture("outbound-server.key"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Accepts connections until `stopped`; each is served by a task of its own, after a TLS
+/// handshake if there is an acceptor. Dropping the runtime afterwards ends the connections
+/// still open.
 async fn serve(
     listener: tokio::net::TcpListener,
+    tls: Option<TlsAcceptor>,
     config: Arc<MockConfig>,
     tally: Arc<Tally>,
     mut stopped: oneshot::Receiver<()>,
@@ -191,16 +242,27 @@ async fn serve(
             },
         };
         tally.connections_accepted.fetch_add(1, Ordering::SeqCst);
-        let (config, tally) = (config.clone(), tally.clone());
+        let (tls, config, tally) = (tls.clone(), config.clone(), tally.clone());
         tokio::spawn(async move {
             let answering = tally.clone();
             let service =
                 service_fn(move |request| respond(request, config.clone(), answering.clone()));
             // Keep-alive stays on, and the server never closes first: a server that closes as
             // soon as it has replied races wasi:http clients still reading the reply.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                None => {
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        let _ = auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                }
+            }
             tally.connections_closed.fetch_add(1, Ordering::SeqCst);
         });
     }
@@ -220,6 +282,7 @@ async fn respond(
             .uri
             .path_and_query()
             .map_or_else(|| parts.uri.path().to_owned(), ToString::to_string),
+        version: format!("{:?}", parts.version),
         headers: parts
             .headers
             .iter()
@@ -475,6 +538,8 @@ mod tests {
     use std::net::TcpStream;
     use std::time::Instant;
 
+    use hyper_util::client::legacy::Client;
+
     use super::*;
     use crate::server::{self, eventually, read_body, read_chunk, read_head, send};
     use crate::support::TestResult;
@@ -682,6 +747,61 @@ mod tests {
         let started = Instant::now();
         assert_eq!(request(&mock, "GET", "/slow/200", &[], "")?.status, 200);
         assert!(started.elapsed() >= Duration::from_millis(200));
+        Ok(())
+    }
+
+    /// Over TLS the mock speaks HTTP/2 to a client that offers it and trusts only the fixture
+    /// CA: two requests share one connection, and a streamed completion still arrives an event
+    /// at a time.
+    #[test]
+    fn tls_serves_http2_on_one_connection() -> TestResult {
+        let mock = MockModel::start_tls(MockConfig {
+            tokens: ["a", "b"].map(String::from).to_vec(),
+            token_pause: Duration::from_millis(300),
+            ..MockConfig::default()
+        })?;
+        assert_eq!(
+            mock.url(),
+            format!("https://127.0.0.1:{}", mock.address().port())
+        );
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in CertificateDer::pem_file_iter(fixture("outbound-ca.pem"))? {
+            roots.add(ca?)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let first_event = runtime.block_on(async {
+            let client = Client::builder(TokioExecutor::new()).build(connector);
+            let echo = Request::get(format!("{}/one", mock.url())).body(Full::new(Bytes::new()))?;
+            let echo = client.request(echo).await?;
+            assert_eq!(echo.version(), hyper::Version::HTTP_2);
+            echo.into_body().collect().await?;
+            let completion = Request::post(format!("{}/v1/chat/completions", mock.url()))
+                .body(Full::new(Bytes::from(r#"{"model":"m","stream":true}"#)))?;
+            let mut events = client.request(completion).await?.into_body();
+            let first = events.frame().await.ok_or("no event")??;
+            while events.frame().await.transpose()?.is_some() {}
+            Ok::<_, Box<dyn std::error::Error>>(first.into_data().map_err(|_| "not data")?)
+        })?;
+        // Alone in its frame: it was sent before the next token was produced.
+        let first_event = String::from_utf8(first_event.to_vec())?;
+        assert!(first_event.contains(r#""content":"a""#), "{first_event}");
+        assert!(!first_event.contains(r#""content":"b""#), "{first_event}");
+        let versions: Vec<_> = mock.requests().into_iter().map(|r| r.version).collect();
+        assert_eq!(versions, ["HTTP/2.0", "HTTP/2.0"]);
+        assert_eq!(mock.connections_accepted(), 1);
         Ok(())
     }
 }

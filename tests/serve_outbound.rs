@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::botocore::verify_sigv4;
-use crate::mock_model::{MockConfig, MockModel};
+use crate::mock_model::{MockConfig, MockModel, fixture};
 use crate::server::{Server, eventually, read_chunk, read_head, send};
 use crate::support::{TestResult, binary, guest, run, stderr, stdout};
 
@@ -62,6 +62,10 @@ fn an_allowed_request_goes_through() -> TestResult {
     assert_eq!(model.requests().len(), 1);
     server.expect_log("outbound request")?;
     server.expect_log("status=201")?;
+    let denied = fetch(&server, json!({"url": "http://example.invalid/"}))?;
+    assert_eq!(error_kind(&denied), Some("Denied"), "{denied}");
+    server.terminate()?;
+    server.expect_log("outbound_completed=1 outbound_failed=0 outbound_denied=1")?;
     Ok(())
 }
 
@@ -440,5 +444,31 @@ fn bad_outbound_flags_are_refused() -> TestResult {
             stderr(&output)
         );
     }
+    Ok(())
+}
+
+/// Over TLS the client speaks HTTP/2 where the server offers it, on one pooled connection,
+/// trusting a private CA only when the operator names it.
+#[test]
+fn tls_uses_http2_and_trusts_only_named_roots() -> TestResult {
+    let model = MockModel::start_tls(MockConfig::default())?;
+    let rule = model.url();
+    let url = format!("{rule}/status/200");
+    let untrusted = Server::start("fetch", &["--allow-outbound", &rule])?;
+    let refused = fetch(&untrusted, json!({"url": url}))?;
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("TLS"), "{refused}");
+    assert!(model.requests().is_empty());
+    let ca = fixture("outbound-ca.pem");
+    let ca = ca.to_str().ok_or("fixture path")?;
+    let server = Server::start("fetch", &["--allow-outbound", &rule, "--outbound-ca", ca])?;
+    for _ in 0..2 {
+        let result = fetch(&server, json!({"url": url}))?;
+        assert_eq!(result["status"], 200, "{result}");
+    }
+    let versions: Vec<String> = model.requests().into_iter().map(|r| r.version).collect();
+    assert_eq!(versions, ["HTTP/2.0", "HTTP/2.0"]);
+    // One refused handshake from the first server, one connection from the second.
+    assert_eq!(model.connections_accepted(), 2);
     Ok(())
 }

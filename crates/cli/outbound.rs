@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use wasm_agent_host::OutboundConfig;
 use wasm_agent_host::outbound::config::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUESTS};
-use wasm_agent_host::outbound::{AuthRule, Rule};
+use wasm_agent_host::outbound::{AuthRule, Rule, pem_certificates};
 
 use crate::args::{parse_duration, parse_size};
 use crate::aws_env::{aws_credential_sources, aws_region};
@@ -41,6 +41,16 @@ pub struct OutboundArgs {
         value_delimiter = ','
     )]
     pub auth: Vec<String>,
+
+    /// A PEM file of certificates to trust as roots besides the Mozilla store, for a private
+    /// CA or a TLS-inspecting proxy (repeatable).
+    #[arg(
+        long = "outbound-ca",
+        value_name = "FILE",
+        env = "WASM_AGENT_OUTBOUND_CA",
+        value_delimiter = ','
+    )]
+    pub ca: Vec<std::path::PathBuf>,
 
     /// Time to open a connection (TCP and TLS).
     #[arg(long, env = "WASM_AGENT_OUTBOUND_CONNECT_TIMEOUT", value_parser = parse_duration,
@@ -162,6 +172,15 @@ impl OutboundArgs {
                 guest_env.push((name.clone(), value));
             }
         }
+        let mut extra_roots = Vec::new();
+        for path in &self.ca {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("--outbound-ca {}: {e}", path.display()))?;
+            extra_roots.extend(
+                pem_certificates(&pem)
+                    .map_err(|e| format!("--outbound-ca {}: {e}", path.display()))?,
+            );
+        }
         let config = OutboundConfig {
             allow,
             auth,
@@ -173,6 +192,7 @@ impl OutboundArgs {
             max_requests: self.outbound_max_requests,
             max_in_flight: self.outbound_max_in_flight,
             threads: self.outbound_threads,
+            extra_roots,
         };
         Ok((config, guest_env))
     }

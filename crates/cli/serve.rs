@@ -55,10 +55,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
         let local = listener.local_addr()?;
+        let counts = host.clone();
         let state = AppState::new(host, server_config);
         eprintln!("listening on http://{local}");
         serve(listener, router(state.clone()), state, shutdown_signal()).await?;
-        tracing::info!("stopped");
+        let outbound = counts.outbound_stats();
+        tracing::info!(
+            outbound_completed = outbound.completed,
+            outbound_failed = outbound.failed,
+            outbound_denied = outbound.denied,
+            outbound_bytes = outbound.bytes,
+            "stopped"
+        );
         Ok(ExitCode::SUCCESS)
     })
 }

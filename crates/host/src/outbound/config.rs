@@ -48,6 +48,9 @@ pub struct OutboundConfig {
     pub max_in_flight: u32,
     /// Threads that run outbound connections; 0 means one per four cores (at least one).
     pub threads: usize,
+    /// Certificates (DER) trusted as roots besides the Mozilla store: a private CA, or a
+    /// proxy's.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for OutboundConfig {
@@ -63,6 +66,7 @@ impl Default for OutboundConfig {
             max_requests: DEFAULT_MAX_REQUESTS,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             threads: 0,
+            extra_roots: Vec::new(),
         }
     }
 }

@@ -65,6 +65,7 @@ impl Outbound {
                 config.allow.clone().into(),
                 config.connect_timeout,
                 threads,
+                &config.extra_roots,
             )?)
         };
         let aws = config
@@ -84,6 +85,21 @@ impl Outbound {
     pub fn stats(&self) -> OutboundSnapshot {
         self.stats.snapshot()
     }
+}
+
+/// The certificates in a PEM file's text, each as DER; an error if it holds none or one is
+/// malformed.
+pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .map(|certificate| certificate.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("not a PEM certificate file: {error}"))?;
+    if certificates.is_empty() {
+        return Err("no certificate in it".into());
+    }
+    Ok(certificates)
 }
 
 /// Running counts of outbound requests, for the log and the metrics.
@@ -132,5 +148,19 @@ impl OutboundStats {
             denied: self.denied.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file with no certificate, or a broken one, is refused with a reason.
+    #[test]
+    fn pem_files_without_certificates_are_refused() {
+        assert!(pem_certificates(b"").is_err());
+        assert!(pem_certificates(b"just text").is_err());
+        let broken = b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n";
+        assert!(pem_certificates(broken).is_err());
     }
 }
