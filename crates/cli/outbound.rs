@@ -154,7 +154,11 @@ impl OutboundArgs {
                 "--outbound-threads must be 0 (automatic) to {MAX_THREADS}"
             ));
         }
-        let secrets = self.secret_variables();
+        let secrets: Vec<&str> = auth
+            .iter()
+            .filter_map(|rule| rule.variable.as_deref())
+            .chain(AWS_SECRET_VARIABLES.iter().copied())
+            .collect();
         let granted = self.env.iter().map(|(name, _)| ("--env", name));
         let inherited = self.env_inherit.iter().map(|name| ("--env-inherit", name));
         if let Some((flag, name)) = granted
@@ -195,18 +199,6 @@ impl OutboundArgs {
             extra_roots,
         };
         Ok((config, guest_env))
-    }
-}
-
-impl OutboundArgs {
-    /// The variables that hold credentials: those `--outbound-auth` reads, and AWS's.
-    fn secret_variables(&self) -> Vec<&str> {
-        let named = self.auth.iter().filter_map(|rule| {
-            let (_, scheme) = rule.split_once('=')?;
-            let is_env = scheme.starts_with("bearer-env:") || scheme.starts_with("header-env:");
-            is_env.then(|| scheme.rsplit(':').next()).flatten()
-        });
-        named.chain(AWS_SECRET_VARIABLES.iter().copied()).collect()
     }
 }
 

@@ -9,7 +9,6 @@ use crate::error::InvokeError;
 use crate::invocation::{Completion, Deadline, ReplyHead};
 use crate::json;
 use crate::limits::Denial;
-use crate::run::{CallResult, Ended};
 use crate::state::InvocationState;
 
 /// Rust's shadow stack starts at the bottom of linear memory and grows down, so overflowing it
@@ -18,6 +17,15 @@ const SHADOW_STACK_WRAP: u64 = (1 << 32) - (16 << 20);
 /// Innermost frames that, all in one function, mark a fault as the end of a runaway recursion.
 /// wasmtime keeps about 20 frames of a trap's backtrace.
 const RECURSION_FRAMES: usize = 16;
+
+/// How supervision of a call ended.
+pub enum Ended<T> {
+    Finished(T),
+    TimedOut,
+    Cancelled,
+}
+
+pub type CallResult = wasmtime::Result<Result<Option<String>, GuestFailure>>;
 
 /// Decides, in one place, what an ended call means for the caller.
 pub fn classify(

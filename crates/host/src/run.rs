@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component;
 use wasmtime::{Store, UpdateDeadline};
 
-use crate::bindings::{GuestContext, GuestFailure};
-use crate::classify::classify;
+use crate::bindings::GuestContext;
+use crate::classify::{CallResult, Ended, classify};
 use crate::error::InvokeError;
 use crate::host::Inner;
 use crate::invocation::{Completion, Context, Deadline};
@@ -48,15 +48,6 @@ pub struct CallEnd {
     /// again, and was dropped.
     pub reusable: bool,
 }
-
-/// How supervision of a call ended.
-pub enum Ended<T> {
-    Finished(T),
-    TimedOut,
-    Cancelled,
-}
-
-pub type CallResult = wasmtime::Result<Result<Option<String>, GuestFailure>>;
 
 /// Runs one call in `slot`'s instance, creating one if it holds none. On return, `slot` holds
 /// the instance if it can serve again and is empty otherwise.

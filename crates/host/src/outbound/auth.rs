@@ -51,6 +51,8 @@ pub struct AuthRule {
     pub rule: Rule,
     /// What is attached to them.
     pub credential: Credential,
+    /// The environment variable the secret was read from, if any: never a guest's to see.
+    pub variable: Option<String>,
 }
 
 impl AuthRule {
@@ -108,7 +110,15 @@ impl AuthRule {
         {
             return Err(format!("`{text}`: the token is not a valid header value"));
         }
-        Ok(Self { rule, credential })
+        let variable = match credential {
+            Credential::SigV4 { .. } => None,
+            _ => scheme.rsplit(':').next().map(str::to_owned),
+        };
+        Ok(Self {
+            rule,
+            credential,
+            variable,
+        })
     }
 
     /// Whether it signs with AWS credentials.

@@ -179,10 +179,10 @@ impl GuardedConnector {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let port = uri.port_u16().or(default_port(scheme)).unwrap_or(80);
         let to = Destination { scheme, host, port };
-        let give_up = tokio::time::Instant::now() + self.connect_timeout;
-        let timed_out = || ConnectError::Timeout(format!("{host}:{port}"));
+        // The whole connection is bounded by `Bounded`; the lookup is timed here too so that a
+        // slow resolver is told apart from a slow server.
         let found: Vec<SocketAddr> =
-            tokio::time::timeout_at(give_up, tokio::net::lookup_host((host, port)))
+            tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host, port)))
                 .await
                 .map_err(|_| ConnectError::DnsTimeout(host.to_owned()))?
                 .map_err(|source| ConnectError::Dns {
@@ -206,10 +206,9 @@ impl GuardedConnector {
         }
         let mut last = None;
         for address in allowed {
-            match tokio::time::timeout_at(give_up, TcpStream::connect(address)).await {
-                Err(_) => return Err(timed_out()),
-                Ok(Err(error)) => last = Some(error),
-                Ok(Ok(stream)) => {
+            match TcpStream::connect(address).await {
+                Err(error) => last = Some(error),
+                Ok(stream) => {
                     // Tokens are small writes: send each at once.
                     let _ = stream.set_nodelay(true);
                     return Ok(TokioIo::new(stream));

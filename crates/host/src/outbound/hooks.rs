@@ -27,7 +27,9 @@ const DRAIN_TIME: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct OutboundHooks {
     outbound: Arc<Outbound>,
-    in_flight: Arc<Semaphore>,
+    /// The instance's in-flight slots, made at its first request: most invocations make none,
+    /// and their path stays free of the allocation.
+    in_flight: Option<Arc<Semaphore>>,
     call: Option<CallScope>,
 }
 
@@ -36,11 +38,15 @@ pub(crate) struct OutboundHooks {
 struct CallScope {
     context: Arc<Context>,
     deadline: Deadline,
-    cancel: CancellationToken,
+    /// The invocation's cancellation.
+    invocation: CancellationToken,
+    /// Cancelled when the call ends or the invocation is cancelled; made at the call's first
+    /// request, for the same reason as the slots.
+    requests_end: Option<CancellationToken>,
     requests: u32,
 }
 
-/// A request type the response future resolves to, as wasi:http wants it.
+/// The future `send_request` hands wasi:http: the response, and a future for its I/O errors.
 type Sent = Box<
     dyn Future<
             Output = Result<
@@ -56,10 +62,9 @@ type Sent = Box<
 impl OutboundHooks {
     /// The hooks of a new instance.
     pub fn new(outbound: Arc<Outbound>) -> Self {
-        let in_flight = Arc::new(Semaphore::new(outbound.config.max_in_flight as usize));
         Self {
             outbound,
-            in_flight,
+            in_flight: None,
             call: None,
         }
     }
@@ -71,7 +76,8 @@ impl OutboundHooks {
         self.call = Some(CallScope {
             context,
             deadline,
-            cancel: cancel.child_token(),
+            invocation: cancel.clone(),
+            requests_end: None,
             requests: 0,
         });
     }
@@ -79,8 +85,8 @@ impl OutboundHooks {
     /// Ends the call in progress: requests it left open end with it, so that none outlives
     /// the invocation it was made for.
     pub fn end(&mut self) {
-        if let Some(call) = self.call.take() {
-            call.cancel.cancel();
+        if let Some(ended) = self.call.take().and_then(|call| call.requests_end) {
+            ended.cancel();
         }
     }
 
@@ -147,7 +153,11 @@ impl OutboundHooks {
             );
             return Err(Error::HttpRequestDenied);
         }
-        let Ok(slot) = self.in_flight.clone().try_acquire_owned() else {
+        let max_in_flight = config.max_in_flight as usize;
+        let in_flight = self
+            .in_flight
+            .get_or_insert_with(|| Arc::new(Semaphore::new(max_in_flight)));
+        let Ok(slot) = in_flight.clone().try_acquire_owned() else {
             self.outbound.stats.count_failure();
             tracing::warn!(
                 request_id = %target.request_id,
@@ -164,7 +174,10 @@ impl OutboundHooks {
             first_byte: capped(options.first_byte_timeout, config.first_byte_timeout),
             between_bytes: capped(options.between_bytes_timeout, config.between_bytes_timeout),
             deadline: call.deadline.clone(),
-            cancel: call.cancel.clone(),
+            cancel: call
+                .requests_end
+                .get_or_insert_with(|| call.invocation.child_token())
+                .clone(),
             _slot: slot,
             log: RequestLog::start(self.outbound.clone(), target),
         })
