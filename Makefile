@@ -21,7 +21,7 @@ LANG_GUESTS  := $(GUEST_OUT)/python-agent.wasm $(GUEST_OUT)/js-agent.wasm $(GUES
 GUEST_TOOLS  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/wasm-agent-guest-tools
 RELEASE_BIN  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/wasm-agent
 
-.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages sigv4-venv clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-agents bench-load-tools sigv4-venv clean
 
 all: build guests
 
@@ -136,6 +136,17 @@ bench-http-echo: setup
 ## latency (writes bench/languages/results.md).
 bench-languages: release guests
 	python3 bench/languages/run.py $(RELEASE_BIN) $(GUEST_OUT)
+
+## bench-agents: thousands of concurrent invocations streaming a mock model's tokens through
+## the model agent, wasm-agent (fresh instances and sessions) beside the Python SDK, N stepped
+## from 100 to 2,000 and on while it holds (about 15 minutes; writes bench/agents/results.md).
+## QUICK=1 for a smoke test.
+bench-agents: release rust-guests bench-load-tools
+	python3 bench/agents/run.py $(if $(QUICK),--quick)
+
+# The agent benchmark's mock model and load generator.
+bench-load-tools:
+	$(CARGO) build --release --locked -p wasm-agent-bench --bin mock-model --bin agent-load
 
 ## bench-sessions: RSS per idle session (1,000 sessions) and warm-session versus fresh-instance
 ## latency through the release server (writes bench/sessions/results.md).

@@ -41,6 +41,9 @@ pub struct MockConfig {
     pub tokens: Vec<String>,
     /// The pause between two streamed tokens.
     pub token_pause: Duration,
+    /// How long a stream stays open after `data: [DONE]`, as a model may before it ends the
+    /// body: a client that stops at `[DONE]` then leaves with the body unfinished.
+    pub linger_after_done: Duration,
 }
 
 impl Default for MockConfig {
@@ -51,6 +54,7 @@ impl Default for MockConfig {
                 .map(String::from)
                 .to_vec(),
             token_pause: Duration::ZERO,
+            linger_after_done: Duration::ZERO,
         }
     }
 }
@@ -390,8 +394,13 @@ fn completion_stream(model: Value, config: MockConfig, tally: Arc<Tally>) -> Rep
             }
         }
         let last = chunk(json!({}), json!("stop"));
-        if events.send(last).await.is_ok() {
-            let _ = events.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+        if events.send(last).await.is_ok()
+            && events
+                .send(Bytes::from_static(b"data: [DONE]\n\n"))
+                .await
+                .is_ok()
+        {
+            tokio::time::sleep(config.linger_after_done).await;
         }
     });
     let mut reply = Response::new(body.boxed());
@@ -590,6 +599,7 @@ mod tests {
             first_token_delay: delay,
             tokens: ["a", "b", "c"].map(String::from).to_vec(),
             token_pause: pause,
+            ..MockConfig::default()
         })?;
         let sent = Instant::now();
         let mut reader = start_stream(&mock)?;

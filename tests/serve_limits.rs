@@ -2,10 +2,11 @@
 
 use std::io::BufReader;
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::server::{Server, eventually, one_load_test_at_a_time, read_chunk, read_head, send};
-use crate::support::{TestResult, wait_status};
+use crate::support::{TestResult, binary, guest, wait_status};
 
 /// Flags of a server with room for one invocation and no queue, so a held instance shows.
 const ONE_AT_A_TIME: &[&str] = &[
@@ -214,5 +215,45 @@ fn shutdown_cancels_what_outlives_the_grace() -> TestResult {
     let head = read_head(&mut reader)?;
     assert_eq!(head.status, 500, "the cancelled invocation is answered");
     assert!(server.log().contains("cancelling"), "{}", server.log());
+    Ok(())
+}
+
+/// The soft and hard limits on open files, from /proc/PID/limits.
+fn open_files_limits(pid: u32) -> Result<(String, String), Box<dyn std::error::Error>> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits"))?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .ok_or("no open files line")?;
+    let mut values = line["Max open files".len()..].split_whitespace();
+    let soft = values.next().ok_or("no soft limit")?.to_owned();
+    let hard = values.next().ok_or("no hard limit")?.to_owned();
+    Ok((soft, hard))
+}
+
+/// Started with the low soft limit many service managers leave, the server raises it to the
+/// hard limit, so a thousand connections in flight are not refused for want of descriptors.
+#[test]
+fn the_open_files_limit_is_raised_to_the_hard_limit() -> TestResult {
+    let served = binary();
+    let mut command = Command::new("bash");
+    // The same environment as every other test's server.
+    for (name, value) in served.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command
+        .args(["-c", r#"ulimit -S -n 256 && exec "$0" "$@""#])
+        .arg(served.get_program())
+        .args(["serve", "--port", "0"])
+        .arg(guest("echo"));
+    let server = Server::spawn(command)?;
+    let (soft, hard) = open_files_limits(server.child.id())?;
+    assert_eq!(soft, hard, "{}", server.log());
+    assert_ne!(soft, "256");
+    let reply = server.invoke("{}")?;
+    assert_eq!(reply.status, 200);
     Ok(())
 }

@@ -121,6 +121,7 @@ fn tokens_stream_through_both_hops() -> TestResult {
             .map(String::from)
             .to_vec(),
         token_pause: Duration::from_millis(400),
+        linger_after_done: Duration::from_secs(5),
     })?;
     let server = serve_model_agent(&model, &[])?;
     let mut stream = server.connect()?;
@@ -165,6 +166,14 @@ fn tokens_stream_through_both_hops() -> TestResult {
     let sent: Value = serde_json::from_str(&model.requests()[0].body)?;
     assert_eq!(sent["stream"], true);
     assert_eq!(sent["model"], "m");
+    // The guest stopped at `[DONE]` while the model kept the body open: its choice, not a
+    // failure of the request, although its call ended at the same moment.
+    server.expect_log("the guest stopped reading the body")?;
+    assert!(
+        !server.log().contains("outbound request failed"),
+        "{}",
+        server.log()
+    );
     Ok(())
 }
 

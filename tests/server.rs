@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -46,12 +46,20 @@ impl Server {
         flags: &[&str],
         env: &[(&str, &str)],
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let mut child = binary()
+        let mut command = binary();
+        command
             .arg("serve")
             .arg(path)
             .args(["--port", "0"])
             .args(flags)
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Self::spawn(command)
+    }
+
+    /// Runs `command`, which must end up running `wasm-agent serve` with its stderr, and waits
+    /// for its readiness line.
+    pub fn spawn(mut command: Command) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -4,9 +4,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
 use wasm_agent_host::{Host, HostConfig, InstanceScope, LoadError};
-use wasm_agent_server::{AppState, ServerConfig, router, serve};
+use wasm_agent_server::{AppState, ServerConfig, listen, raise_open_files_limit, router, serve};
 
 use crate::args::{Scope, ServeArgs, process_env};
 use crate::{EXIT_COMPONENT, EXIT_CONFIG};
@@ -51,9 +50,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the control runtime")?;
     runtime.block_on(async {
         let address = SocketAddr::new(args.host, args.port);
-        let listener = TcpListener::bind(address)
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
+        match raise_open_files_limit() {
+            Ok(open_files) => tracing::debug!(open_files, "open files limit"),
+            Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+        }
+        let listener = listen(address).with_context(|| format!("cannot listen on {address}"))?;
         let local = listener.local_addr()?;
         let counts = host.clone();
         let state = AppState::new(host, server_config);

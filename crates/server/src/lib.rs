@@ -12,11 +12,14 @@
 //! - `payload`: reading and checking a request body;
 //! - `stream`: the SSE body of a streaming reply;
 //! - `error`: [`ApiError`], the one place an HTTP status is decided;
+//! - `listen`: [`listen`], the listening socket with a backlog for bursts, and
+//!   [`raise_open_files_limit`];
 //! - `serve`: [`serve`], with graceful shutdown.
 
 mod admission;
 pub mod config;
 mod error;
+mod listen;
 mod payload;
 mod routes;
 mod serve;
@@ -25,6 +28,7 @@ mod stream;
 
 pub use config::ServerConfig;
 pub use error::ApiError;
+pub use listen::{LISTEN_BACKLOG, listen, raise_open_files_limit};
 pub use routes::router;
 pub use serve::serve;
 pub use state::AppState;

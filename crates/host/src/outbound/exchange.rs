@@ -229,11 +229,13 @@ impl Outbound {
                 }
             }
         };
+        // A guest that drops the body and returns closes the relay before its call ends; both
+        // are ready by the time this runs, and the guest's choice came first.
         let ended = tokio::select! {
             biased;
+            () = relay.pieces.closed() => Ok(Ending::DroppedByGuest),
             () = plan.cancel.cancelled() => Err(Error::ConnectionTerminated),
             () = until(|| plan.deadline.at()) => Err(Error::HttpResponseTimeout),
-            () = relay.pieces.closed() => Ok(Ending::DroppedByGuest),
             ended = relayed => ended,
         };
         drop(incoming);
