@@ -5,16 +5,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 use wasmtime::Engine;
 
 use crate::cache::CompileCache;
 use crate::compiled::{self, Source};
-use crate::component::{self, ComponentInfo, Prepared};
+use crate::component::{self, ComponentInfo};
 use crate::config::{HostConfig, InstanceScope};
 use crate::engine::{self, EpochTicker, PerInstance};
 use crate::error::{InvokeError, LoadError};
 use crate::events::{self, Event};
+use crate::inner::Inner;
 use crate::invocation::{Completion, Context, Deadline, Invocation, RunningInvocation};
 use crate::jobs::{self, Job};
 use crate::outbound::{Outbound, OutboundSnapshot};
@@ -32,29 +33,6 @@ const WEBSOCKET: &str = "websocket";
 #[derive(Debug, Clone)]
 pub struct Host {
     inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub engine: Engine,
-    pub prepared: Prepared,
-    pub shared: Arc<Shared>,
-    pub sessions: Arc<Sessions>,
-    pub info: ComponentInfo,
-    // Every invocation's cancellation is a child of this one, so the host can stop them all.
-    pub root: CancellationToken,
-    pub pool: WorkerPool,
-    websockets: Arc<Semaphore>,
-    _reaper: DropGuard,
-    _ticker: EpochTicker,
-}
-
-impl std::fmt::Debug for Inner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inner")
-            .field("config", &self.shared.config)
-            .field("info", &self.info)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The result of [`Host::inspect`]: what the component holds, and whether it is a handler.

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::error::InvokeError;
 use crate::events::EventSender;
-use crate::host::Inner;
+use crate::inner::Inner;
 use crate::invocation::{Completion, Context, Deadline, Invocation};
 use crate::run::{self, CallEnd, Instance, Work};
 use crate::sessions::{self, Dropped};

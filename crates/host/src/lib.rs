@@ -10,6 +10,8 @@
 //! - [`config`]: the limits and pool sizes, with their defaults;
 //! - `engine`: the wasmtime `Engine` (pooling allocator, epochs, fuel) and the epoch ticker;
 //! - `component`: loading, checking and describing a component;
+//! - `host`: [`Host`], and `inner`, the state it shares with `jobs` (sessions, background runs,
+//!   WebSockets on the pool) and `run` (one call in one store);
 //! - [`invocation`]: what a caller submits and gets back;
 //! - `run`: one invocation in one store, and the classification of its failure ([`InvokeError`]);
 //! - `state`, `imports`, `events`, `stdio`, `limits`: what a store holds and the host functions;
@@ -31,6 +33,7 @@ mod error;
 mod events;
 mod host;
 mod imports;
+mod inner;
 pub mod invocation;
 mod jobs;
 pub mod json;

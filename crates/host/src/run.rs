@@ -11,7 +11,7 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::bindings::GuestContext;
 use crate::classify::{CallResult, Ended, classify};
 use crate::error::InvokeError;
-use crate::host::Inner;
+use crate::inner::Inner;
 use crate::invocation::{Completion, Context, Deadline};
 use crate::state::{Call, InvocationState};
 
