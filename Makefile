@@ -7,21 +7,25 @@ CARGO        ?= cargo
 GUEST_TARGET := wasm32-wasip2
 GUEST_DIR    := guest-examples
 GUEST_OUT    := $(GUEST_DIR)/dist
-# Guests that enable an SDK feature (an optional export) are built one cargo run each: cargo
-# unifies features across one build, which would give every guest every export.
-GUESTS_PLAIN := agent echo stream fail respond spin sleep grow deep trap flood not-a-handler chat status
-GUESTS_FEATURED := background ws-echo fetch model-agent
+# Guests that enable an SDK feature (an optional export or import) are built one cargo run
+# each: cargo unifies features across one build, which would give every guest every export.
+GUESTS_PLAIN := echo stream fail respond spin sleep grow deep trap flood not-a-handler chat status
+GUESTS_FEATURED := agent background ws-echo fetch model-agent tool-agent
 GUESTS       := $(GUESTS_PLAIN) $(GUESTS_FEATURED)
 GUEST_SOLO   := $(foreach guest,$(GUESTS_FEATURED),--exclude $(guest))
 GUEST_BUILD  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/$(GUEST_DIR)/target)/$(GUEST_TARGET)/release
 HANDLER      ?= $(GUEST_OUT)/agent.wasm
 # The example agent in the other languages, each built by its own script (toolchains pinned and
 # installed into ~/.cache/wasm-agent by the script).
-LANG_GUESTS  := $(GUEST_OUT)/python-agent.wasm $(GUEST_OUT)/js-agent.wasm $(GUEST_OUT)/c-agent.wasm
+LANG_GUESTS  := $(GUEST_OUT)/python-agent.wasm $(GUEST_OUT)/js-agent.wasm \
+		$(GUEST_OUT)/js-tool-agent.wasm $(GUEST_OUT)/c-agent.wasm
 GUEST_TOOLS  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/wasm-agent-guest-tools
+DEBUG_BIN    := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/wasm-agent
+# The WIT the Python and C agents bind wasi:http from.
+OUTBOUND_WIT := wit/handler.wit wit/outbound.wit $(wildcard wit/deps/*.wit)
 RELEASE_BIN  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/wasm-agent
 
-.PHONY: all setup guests rust-guests guest-tools c-bindings build release test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-agents bench-load-tools sigv4-venv clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings wit-deps build release install test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-agents bench-load-tools sigv4-venv clean
 
 all: build guests
 
@@ -47,30 +51,54 @@ rust-guests: setup
 		cp $$built $(GUEST_OUT)/$$guest.wasm || exit 1; done
 	@echo "guests in $(GUEST_OUT): $(GUESTS)"
 
-$(GUEST_OUT)/python-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/python/*.py) \
+$(GUEST_OUT)/python-agent.wasm: $(OUTBOUND_WIT) $(wildcard $(GUEST_DIR)/python/*.py) \
 		$(GUEST_DIR)/python/requirements.txt $(GUEST_DIR)/python/build.sh
 	bash $(GUEST_DIR)/python/build.sh $@
 
-$(GUEST_OUT)/js-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/js/*.js) \
+# The JavaScript agents also import wasi:cli/environment (the operator's grants), from wit/deps.
+JS_DEPS      := wit/handler.wit wit/deps/cli.wit $(wildcard $(GUEST_DIR)/js/*.js) \
 		$(GUEST_DIR)/js/package.json $(GUEST_DIR)/js/package-lock.json $(GUEST_DIR)/js/build.sh
+
+$(GUEST_OUT)/js-agent.wasm: $(JS_DEPS)
 	bash $(GUEST_DIR)/js/build.sh $@
 
-$(GUEST_OUT)/c-agent.wasm: wit/handler.wit $(wildcard $(GUEST_DIR)/c/*.[ch]) \
-		$(wildcard $(GUEST_DIR)/c/bindings/*) $(GUEST_DIR)/c/build.sh | guest-tools
-	GUEST_TOOLS=$(GUEST_TOOLS) bash $(GUEST_DIR)/c/build.sh $@
+# The MCP tool agent in JavaScript, on the official MCP TypeScript SDK.
+$(GUEST_OUT)/js-tool-agent.wasm: $(JS_DEPS)
+	bash $(GUEST_DIR)/js/build.sh $@ $(GUEST_DIR)/js/tool-agent.js
+
+# `wasm-agent componentize` makes the C core module a component, as it does for a C starter.
+$(GUEST_OUT)/c-agent.wasm: $(OUTBOUND_WIT) $(wildcard $(GUEST_DIR)/c/*.[ch]) \
+		$(wildcard $(GUEST_DIR)/c/bindings/*) $(GUEST_DIR)/c/build.sh | build
+	WASM_AGENT=$(DEBUG_BIN) bash $(GUEST_DIR)/c/build.sh $@
 
 guest-tools:
 	$(CARGO) build --locked -p wasm-agent-guest-tools
 
-## c-bindings: regenerate the committed C bindings of the handler world from wit/.
+## c-bindings: regenerate the committed C bindings of the outbound-handler world from wit/.
 c-bindings: guest-tools
-	$(GUEST_TOOLS) c-bindings $(GUEST_DIR)/c/bindings
+	$(GUEST_TOOLS) c-bindings --world outbound-handler $(GUEST_DIR)/c/bindings
+
+## wit-deps: copy the WASI packages into wit/deps from the `wasip2` crate the Rust SDK pins, so
+## every language binds the same wasi:http (0.2.12); `make lint` checks that they still match.
+wit-deps:
+	cp "$$($(WASIP2_WIT))"/*.wit wit/deps/
+
+# The wasip2 crate's WIT folder, from cargo's metadata of the guests' workspace.
+WASIP2_WIT = $(CARGO) metadata --format-version 1 --locked --manifest-path $(GUEST_DIR)/Cargo.toml \
+	| python3 -c 'import json, os, sys; \
+		print(next(os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["packages"] \
+		if p["name"] == "wasip2") + "/wit/deps")'
 
 build: setup
 	$(CARGO) build --locked
 
 release: setup
 	$(CARGO) build --release --locked
+
+## install: install the wasm-agent binary into cargo's bin folder (~/.cargo/bin): all a handler's
+## author needs, with the language's own toolchain, to build a starter from `wasm-agent new`.
+install: setup
+	$(CARGO) install --locked --path .
 
 ## test: everything CI checks: formatting, lints, unit and integration tests on real guests.
 test: setup guests sigv4-venv fmt-check lint unit
@@ -90,7 +118,9 @@ fmt-check:
 
 lint: guest-tools
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	$(GUEST_TOOLS) c-bindings --check $(GUEST_DIR)/c/bindings
+	$(GUEST_TOOLS) c-bindings --check --world outbound-handler $(GUEST_DIR)/c/bindings
+	@diff -r "$$($(WASIP2_WIT))" wit/deps >/dev/null \
+		|| { echo "wit/deps differs from the wasip2 crate's WIT (run make wit-deps)"; exit 1; }
 	cd $(GUEST_DIR) && $(CARGO) clippy --locked --release --workspace $(GUEST_SOLO) -- -D warnings
 	@for guest in $(GUESTS_FEATURED); do \
 		(cd $(GUEST_DIR) && $(CARGO) clippy --locked --release -p $$guest -- -D warnings) || exit 1; done

@@ -1,10 +1,14 @@
 //! One example agent in every guest language (Rust, Python, JavaScript, C), served by the real
 //! `wasm-agent serve`, answers the same requests with the same status, content type and JSON
-//! values (each language writes its own JSON bytes, so values are compared, not bytes).
+//! values (each language writes its own JSON bytes, so values are compared, not bytes), and
+//! calls the tests' mock model alike through each language's HTTP client.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::server::{Response, SESSION_HEADER, Server, one_load_test_at_a_time};
+use crate::mock_model::{MockConfig, MockModel};
+use crate::server::{Response, SESSION_HEADER, Server, one_load_test_at_a_time, read_chunk};
 use crate::support::TestResult;
 
 /// The example agent, built from `guest-examples/` by `make guests`.
@@ -177,6 +181,116 @@ fn every_language_answers_alike() -> TestResult {
             if let Err(failure) = check(language, case, &response) {
                 failures.push(failure);
             }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Ok(())
+}
+
+/// The model mode, `{"ask": ...}`: each language's agent sends the mock model the same request,
+/// relays its tokens as events while the model is still producing them, and ends with the
+/// same reply; a destination the operator did not allow fails with that language's own clear
+/// error, a 502.
+#[test]
+fn every_language_calls_a_model_alike() -> TestResult {
+    let _load = one_load_test_at_a_time();
+    let model = MockModel::start(MockConfig {
+        // Paced, so a relayed token can be told from one sent after the model finished.
+        token_pause: Duration::from_millis(150),
+        ..MockConfig::default()
+    })?;
+    let url = model.url();
+    let endpoint = format!("MODEL_ENDPOINT={url}/v1");
+    let flags = [
+        "--allow-outbound",
+        &url,
+        "--env",
+        &endpoint,
+        "--env",
+        "MODEL_ID=mock-model",
+    ];
+    let mut expected: Vec<Value> = ["Hello", " from", " the", " mock"]
+        .iter()
+        .map(|token| json!({ "token": token }))
+        .collect();
+    expected.push(json!({"reply": "Hello from the mock", "model": "mock-model"}));
+    let mut failures = Vec::new();
+    for language in LANGUAGES {
+        let server = Server::start(language, &flags)?;
+        let finished_before = model.streams_finished();
+        let (head, mut reader) = server.invoke_streaming(br#"{"ask": "Say hello"}"#)?;
+        let content_type = head.header("content-type").unwrap_or_default();
+        if head.status != 200 || !content_type.starts_with("text/event-stream") {
+            failures.push(format!("{language}, ask: {} {content_type}", head.status));
+            continue;
+        }
+        let mut frames = Vec::new();
+        let mut relayed_while_streaming = false;
+        while let Some(chunk) = read_chunk(&mut reader)? {
+            if frames.is_empty() {
+                relayed_while_streaming = model.streams_finished() == finished_before;
+            }
+            frames.push(String::from_utf8(chunk)?);
+        }
+        let events: Result<Vec<Value>, _> = frames
+            .iter()
+            .flat_map(|chunk| chunk.split("\n\n"))
+            .filter_map(|frame| frame.strip_prefix("data: "))
+            .map(serde_json::from_str)
+            .collect();
+        match events {
+            Ok(events) if events == expected => {}
+            other => failures.push(format!("{language}, ask: {other:?}")),
+        }
+        if !relayed_while_streaming {
+            failures.push(format!(
+                "{language}: the first token came after the model finished"
+            ));
+        }
+
+        let denied = server.request(
+            "POST",
+            "/invocations",
+            &[],
+            br#"{"ask": "Say hello", "endpoint": "http://example.invalid/v1"}"#,
+        )?;
+        let error = denied
+            .json()
+            .ok()
+            .and_then(|body| body["error"].as_str().map(str::to_owned));
+        match error {
+            Some(error)
+                if denied.status == 502
+                    && error.contains("denied")
+                    && error.contains("http://example.invalid") => {}
+            _ => failures.push(format!(
+                "{language}, denied: {} {}",
+                denied.status,
+                denied.text()
+            )),
+        }
+        if let Err(missing) = server.expect_log("outbound request denied") {
+            failures.push(format!("{language}: {missing}"));
+        }
+    }
+    // One request from each language, and the same one: what the model saw does not depend on
+    // the language the agent was written in.
+    let requests = model.requests();
+    if requests.len() != LANGUAGES.len() {
+        failures.push(format!("the model saw {} requests", requests.len()));
+    }
+    for request in &requests {
+        let body: Value = serde_json::from_str(&request.body)?;
+        let want = json!({
+            "model": "mock-model",
+            "messages": [{"role": "user", "content": "Say hello"}],
+            "stream": true,
+        });
+        if request.method != "POST" || request.path != "/v1/chat/completions" || body != want {
+            failures.push(format!(
+                "the model saw {} {} {body}",
+                request.method, request.path
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

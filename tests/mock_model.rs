@@ -73,6 +73,27 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// What a mock server received: the request's head and its whole body.
+    pub fn new(parts: &hyper::http::request::Parts, body: &[u8]) -> Self {
+        Self {
+            method: parts.method.to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path().to_owned(), ToString::to_string),
+            version: format!("{:?}", parts.version),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect(),
+            body: String::from_utf8_lossy(body).into_owned(),
+        }
+    }
+
     /// The first value of the header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -103,7 +124,8 @@ struct Tally {
     streams_cut: AtomicUsize,
 }
 
-type Reply = Response<BoxBody<Bytes, Infallible>>;
+/// A mock's reply: any body, boxed.
+pub type Reply = Response<BoxBody<Bytes, Infallible>>;
 
 /// The size of each chunk of `GET /big/{n}`: big enough to be quick, small enough that a reply of
 /// a few chunks shows the client reading a body in pieces.
@@ -280,23 +302,7 @@ async fn respond(
 ) -> Result<Reply, hyper::Error> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    let recorded = Recorded {
-        method: parts.method.to_string(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), ToString::to_string),
-        version: format!("{:?}", parts.version),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_owned(), value)
-            })
-            .collect(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
+    let recorded = Recorded::new(&parts, &body);
     if let Ok(mut requests) = tally.requests.lock() {
         requests.push(recorded.clone());
     }
@@ -473,7 +479,8 @@ fn echo(request: &Recorded) -> Reply {
     )
 }
 
-fn json_reply(status: StatusCode, body: &Value) -> Reply {
+/// A JSON reply with this status.
+pub fn json_reply(status: StatusCode, body: &Value) -> Reply {
     let mut reply = Response::new(Full::new(Bytes::from(body.to_string())).boxed());
     *reply.status_mut() = status;
     reply
@@ -485,7 +492,7 @@ fn json_reply(status: StatusCode, body: &Value) -> Reply {
 /// A response body fed by a channel, so that each chunk sent is a frame of its own, written
 /// when it is sent. With a tally it counts as a stream: finished if hyper read it to the end,
 /// cut if hyper dropped it before (the connection ended).
-struct ChannelBody {
+pub struct ChannelBody {
     chunks: mpsc::Receiver<Bytes>,
     tally: Option<Arc<Tally>>,
     ended: bool,
@@ -502,6 +509,11 @@ impl ChannelBody {
             ended: false,
         };
         (sender, body)
+    }
+
+    /// A body that counts nothing.
+    pub fn plain() -> (mpsc::Sender<Bytes>, Self) {
+        Self::new(None)
     }
 }
 

@@ -1,11 +1,10 @@
 //! `wasm-agent serve`: the AgentCore Runtime contract on the wire.
 
-use std::io::BufReader;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::{Server, read_chunk, read_head, send};
+use crate::server::{Server, read_chunk};
 use crate::support::TestResult;
 
 /// `/ping` answers the SDK's compact body; HEAD has no body; other methods get a JSON 405.
@@ -211,18 +210,8 @@ fn reply_passthrough() -> TestResult {
 fn streaming_events_arrive_as_emitted() -> TestResult {
     const PAUSE_MS: u64 = 500;
     let server = Server::start("stream", &[])?;
-    let mut stream = server.connect()?;
-    send(
-        &mut stream,
-        "POST",
-        "/invocations",
-        &[],
-        json!({"count": 3, "pause_ms": PAUSE_MS})
-            .to_string()
-            .as_bytes(),
-    )?;
-    let mut reader = BufReader::new(stream);
-    let head = read_head(&mut reader)?;
+    let payload = json!({"count": 3, "pause_ms": PAUSE_MS}).to_string();
+    let (head, mut reader) = server.invoke_streaming(payload.as_bytes())?;
     assert_eq!(head.status, 200);
     assert_eq!(
         head.header("content-type"),

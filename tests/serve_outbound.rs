@@ -1,14 +1,13 @@
 //! Outbound HTTP through the real server: guests (`fetch`, `model-agent`) calling the mock model
 //! on 127.0.0.1, allowed only by rules, with credentials only the host holds.
 
-use std::io::BufReader;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::botocore::verify_sigv4;
 use crate::mock_model::{MockConfig, MockModel, fixture};
-use crate::server::{Server, eventually, read_chunk, read_head, send};
+use crate::server::{Server, eventually, read_chunk};
 use crate::support::{TestResult, binary, guest, run, stderr, stdout};
 
 /// The secret the host holds for bearer tests; no guest may ever see it.
@@ -124,17 +123,8 @@ fn tokens_stream_through_both_hops() -> TestResult {
         linger_after_done: Duration::from_secs(5),
     })?;
     let server = serve_model_agent(&model, &[])?;
-    let mut stream = server.connect()?;
     let started = Instant::now();
-    send(
-        &mut stream,
-        "POST",
-        "/invocations",
-        &[],
-        br#"{"prompt": "count"}"#,
-    )?;
-    let mut reader = BufReader::new(stream);
-    let head = read_head(&mut reader)?;
+    let (head, mut reader) = server.invoke_streaming(br#"{"prompt": "count"}"#)?;
     assert_eq!(head.status, 200);
     let content_type = head.header("content-type").unwrap_or_default();
     assert!(
@@ -208,16 +198,7 @@ fn a_client_that_leaves_closes_the_model_connection() -> TestResult {
         ..MockConfig::default()
     })?;
     let server = serve_model_agent(&model, &[])?;
-    let mut stream = server.connect()?;
-    send(
-        &mut stream,
-        "POST",
-        "/invocations",
-        &[],
-        br#"{"prompt": "long"}"#,
-    )?;
-    let mut reader = BufReader::new(stream);
-    read_head(&mut reader)?;
+    let (_, mut reader) = server.invoke_streaming(br#"{"prompt": "long"}"#)?;
     read_chunk(&mut reader)?.ok_or("no first event")?;
     drop(reader);
     // The default cancel grace is 2 s; the stream has 10 s left.
@@ -479,5 +460,48 @@ fn tls_uses_http2_and_trusts_only_named_roots() -> TestResult {
     assert_eq!(versions, ["HTTP/2.0", "HTTP/2.0"]);
     // One refused handshake from the first server, one connection from the second.
     assert_eq!(model.connections_accepted(), 2);
+    Ok(())
+}
+
+/// A destination that is allowed but refuses the connection fails each request with an error
+/// the guest can report, even when the guest writes its body after the connection failed:
+/// componentize-js's `fetch` aborted its instance when that write found the body dropped.
+#[test]
+fn a_refused_connection_fails_only_the_request() -> TestResult {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?
+    };
+    let rule = format!("http://{closed}");
+    let endpoint = format!("MODEL_ENDPOINT={rule}/v1");
+    let server = Server::start(
+        "js-agent",
+        &[
+            "--allow-outbound",
+            &rule,
+            "--env",
+            &endpoint,
+            "--env",
+            "MODEL_ID=m",
+        ],
+    )?;
+    for attempt in 0..50 {
+        let response = server.invoke(r#"{"ask": "hello"}"#)?;
+        let error = response.json()?["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            response.status,
+            502,
+            "attempt {attempt}: {}",
+            response.text()
+        );
+        assert!(
+            error.contains("could not reach"),
+            "attempt {attempt}: {error}"
+        );
+    }
+    assert!(!server.log().contains("trap"), "{}", server.log());
     Ok(())
 }

@@ -121,6 +121,19 @@ impl Server {
         Ok(stream)
     }
 
+    /// Posts an invocation and reads only the response's head, leaving its body (a stream of
+    /// events, usually) to be read as it arrives.
+    pub fn invoke_streaming(
+        &self,
+        payload: &[u8],
+    ) -> Result<(Response, BufReader<TcpStream>), Box<dyn std::error::Error>> {
+        let mut stream = self.connect()?;
+        send(&mut stream, "POST", "/invocations", &[], payload)?;
+        let mut reader = BufReader::new(stream);
+        let head = read_head(&mut reader)?;
+        Ok((head, reader))
+    }
+
     /// Sends one request and reads the whole response.
     pub fn request(
         &self,

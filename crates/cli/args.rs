@@ -36,13 +36,20 @@ pub enum Command {
     Compile(CompileArgs),
     /// Create a starter project for a handler: `wasm-agent new --lang python my-agent`.
     New(NewArgs),
+    /// Make a core WebAssembly module built for WASI preview1 (C with wasi-libc, for example)
+    /// into a component, with the adapter this version of wasm-agent serves with.
+    Componentize(ComponentizeArgs),
 }
 
 impl Command {
     /// The log filter when `WASM_AGENT_LOG` is not set: quiet, but guest output is shown.
     pub fn default_log_filter(&self) -> &'static str {
         match self {
-            Self::Invoke(_) | Self::Check(_) | Self::Compile(_) | Self::New(_) => "warn,guest=info",
+            Self::Invoke(_)
+            | Self::Check(_)
+            | Self::Compile(_)
+            | Self::New(_)
+            | Self::Componentize(_) => "warn,guest=info",
             Self::Serve(_) => "info",
         }
     }
@@ -269,9 +276,15 @@ pub struct NewArgs {
     /// The language of the handler.
     #[arg(long, value_enum)]
     pub lang: Lang,
-    /// For Rust: the SDK from a local checkout (`PATH/crates/sdk`) instead of git.
-    #[arg(long)]
-    pub sdk: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ComponentizeArgs {
+    /// The core module (.wasm), with the world's type section embedded by its bindings.
+    pub core: PathBuf,
+    /// Where to write the component.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
 }
 
 /// `--lang`.

@@ -2,12 +2,14 @@
 //!
 //! The binary parses and validates the command line, sets up logging, owns the signals, and
 //! hands off to the libraries: `serve` runs the HTTP server, `invoke` runs one invocation,
-//! `check` describes a component. It is the only place that uses `anyhow` or prints to stdout.
+//! `check` describes a component, `new` writes a starter project, `componentize` makes a C
+//! core module a component. It is the only place that uses `anyhow` or prints to stdout.
 
 mod args;
 mod aws_env;
 mod check;
 mod compile;
+mod componentize;
 mod invoke;
 mod new;
 mod outbound;
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Compile(args) => compile::run(&args),
         Command::New(args) => new::run(&args),
+        Command::Componentize(args) => componentize::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,7 @@
 //! `wasm-agent new`: a starter project for a handler in Rust, Python, JavaScript or C, ready to
-//! build. The helper modules and the WIT are the ones the repository's examples use.
+//! build with nothing from wasm-agent but this binary: each starter carries what it needs (the
+//! Rust SDK, the Python and JavaScript helpers, the C bindings and helpers, the WIT), and a C
+//! core module is made a component by `wasm-agent componentize`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,8 +10,6 @@ use anyhow::Context as _;
 
 use crate::EXIT_CONFIG;
 use crate::args::{Lang, NewArgs};
-
-const WIT: &str = include_str!("../../wit/handler.wit");
 
 /// One file of a starter: its path in the project, its contents, and whether `{name}`-style
 /// placeholders in it are filled in.
@@ -35,6 +35,67 @@ const fn copy(path: &'static str, contents: &'static [u8]) -> File {
     }
 }
 
+/// A file of the repository's `wit/` folder, at the same path in the project.
+macro_rules! wit {
+    ($path:literal) => {
+        copy(
+            concat!("wit/", $path),
+            include_bytes!(concat!("../../wit/", $path)),
+        )
+    };
+}
+
+/// A file of the Rust SDK, written into the project's `wasm-agent-sdk/` folder as it is here.
+macro_rules! sdk {
+    ($path:literal) => {
+        copy(
+            concat!("wasm-agent-sdk/", $path),
+            include_bytes!(concat!("../sdk/", $path)),
+        )
+    };
+}
+
+/// The handler worlds alone: enough for a toolchain that brings its own wasi:http
+/// (componentize-js's `fetch`).
+const WIT_HANDLER: &[File] = &[wit!("handler.wit")];
+
+/// The handler worlds, `outbound-handler`, and the WASI packages it imports, for toolchains
+/// that bind wasi:http from the project's WIT (componentize-py, wit-bindgen's C bindings).
+const WIT_OUTBOUND: &[File] = &[
+    wit!("handler.wit"),
+    wit!("outbound.wit"),
+    wit!("deps/cli.wit"),
+    wit!("deps/clocks.wit"),
+    wit!("deps/filesystem.wit"),
+    wit!("deps/http.wit"),
+    wit!("deps/io.wit"),
+    wit!("deps/random.wit"),
+    wit!("deps/sockets.wit"),
+];
+
+/// The SDK as a path dependency of the project, so it builds without a checkout or a git
+/// remote. Its manifest is a template because the repository's inherits from the workspace;
+/// its wasi:http comes from the `wasip2` crate, so it needs only the handler worlds.
+const RUST_SDK: &[File] = &[
+    template(
+        "wasm-agent-sdk/Cargo.toml",
+        include_str!("templates/rust/sdk-Cargo.toml"),
+    ),
+    sdk!("src/lib.rs"),
+    sdk!("src/context.rs"),
+    sdk!("src/failure.rs"),
+    sdk!("src/reply.rs"),
+    sdk!("src/runtime.rs"),
+    sdk!("src/socket.rs"),
+    sdk!("src/http/mod.rs"),
+    sdk!("src/http/error.rs"),
+    sdk!("src/http/request.rs"),
+    sdk!("src/http/response.rs"),
+    sdk!("src/http/sse.rs"),
+    sdk!("src/http/url.rs"),
+    sdk!("wit/handler.wit"),
+];
+
 const RUST: &[File] = &[
     template("Cargo.toml", include_str!("templates/rust/Cargo.toml")),
     template(
@@ -53,7 +114,10 @@ const PYTHON: &[File] = &[
         "wasm_agent.py",
         include_bytes!("../../guest-examples/python/wasm_agent.py"),
     ),
-    copy("wit/handler.wit", WIT.as_bytes()),
+    copy(
+        "wasm_agent_http.py",
+        include_bytes!("../../guest-examples/python/wasm_agent_http.py"),
+    ),
 ];
 
 const JS: &[File] = &[
@@ -64,7 +128,6 @@ const JS: &[File] = &[
         "wasm-agent.js",
         include_bytes!("../../guest-examples/js/wasm-agent.js"),
     ),
-    copy("wit/handler.wit", WIT.as_bytes()),
 ];
 
 const C: &[File] = &[
@@ -73,20 +136,39 @@ const C: &[File] = &[
     template("README.md", include_str!("templates/c/README.md")),
     copy("json.h", include_bytes!("../../guest-examples/c/json.h")),
     copy("json.c", include_bytes!("../../guest-examples/c/json.c")),
+    copy("http.h", include_bytes!("../../guest-examples/c/http.h")),
+    copy("http.c", include_bytes!("../../guest-examples/c/http.c")),
     copy(
-        "bindings/handler.h",
-        include_bytes!("../../guest-examples/c/bindings/handler.h"),
+        "http_error.h",
+        include_bytes!("../../guest-examples/c/http_error.h"),
     ),
     copy(
-        "bindings/handler.c",
-        include_bytes!("../../guest-examples/c/bindings/handler.c"),
+        "http_error.c",
+        include_bytes!("../../guest-examples/c/http_error.c"),
     ),
     copy(
-        "bindings/handler_component_type.o",
-        include_bytes!("../../guest-examples/c/bindings/handler_component_type.o"),
+        "bindings/outbound_handler.h",
+        include_bytes!("../../guest-examples/c/bindings/outbound_handler.h"),
     ),
-    copy("wit/handler.wit", WIT.as_bytes()),
+    copy(
+        "bindings/outbound_handler.c",
+        include_bytes!("../../guest-examples/c/bindings/outbound_handler.c"),
+    ),
+    copy(
+        "bindings/outbound_handler_component_type.o",
+        include_bytes!("../../guest-examples/c/bindings/outbound_handler_component_type.o"),
+    ),
 ];
+
+/// The files of a starter: its own, then what it carries from wasm-agent.
+fn starter(lang: Lang) -> [&'static [File]; 2] {
+    match lang {
+        Lang::Rust => [RUST, RUST_SDK],
+        Lang::Python => [PYTHON, WIT_OUTBOUND],
+        Lang::Js => [JS, WIT_HANDLER],
+        Lang::C => [C, WIT_OUTBOUND],
+    }
+}
 
 pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
     let name = args
@@ -110,33 +192,18 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {} already exists", args.path.display());
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
-    let sdk = match &args.sdk {
-        // Cargo reads a path relative to the new project, not to where this command ran.
-        Some(path) => {
-            let path =
-                std::fs::canonicalize(path).with_context(|| format!("--sdk {}", path.display()))?;
-            let escaped = path
-                .display()
-                .to_string()
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"");
-            format!("{{ path = \"{escaped}\" }}")
-        }
-        None => format!("{{ git = \"{}\" }}", env!("CARGO_PKG_REPOSITORY")),
+    let next = match args.lang {
+        Lang::Rust => "cargo build --release",
+        Lang::Python | Lang::C => "./build.sh",
+        Lang::Js => "npm install && npm run build",
     };
-    let (files, next) = match args.lang {
-        Lang::Rust => (RUST, "cargo build --release"),
-        Lang::Python => (PYTHON, "./build.sh"),
-        Lang::Js => (JS, "npm install && npm run build"),
-        Lang::C => (C, "./build.sh"),
-    };
-    for file in files {
+    for file in starter(args.lang).into_iter().flatten() {
         let mut contents = file.contents.to_vec();
         if file.template {
             let text = String::from_utf8_lossy(&contents)
                 .replace("{name}", name)
                 .replace("{file}", &name.replace('-', "_"))
-                .replace("{sdk}", &sdk);
+                .replace("{version}", env!("CARGO_PKG_VERSION"));
             contents = text.into_bytes();
         }
         write(&args.path.join(file.path), &contents)?;
@@ -159,4 +226,93 @@ fn write(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn files_under(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files_under(&path, found);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+
+    /// A module added to the SDK reaches the Rust starter, or its build would fail for users
+    /// only.
+    #[test]
+    fn the_rust_starter_carries_every_sdk_source_file() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/sdk");
+        let mut sources = Vec::new();
+        files_under(&sdk.join("src"), &mut sources);
+        let carried: Vec<&str> = RUST_SDK.iter().map(|file| file.path).collect();
+        for source in sources {
+            let relative = source.strip_prefix(&sdk).unwrap().to_str().unwrap();
+            let path = format!("wasm-agent-sdk/{relative}");
+            assert!(carried.contains(&path.as_str()), "{path} is not carried");
+        }
+    }
+
+    /// The starter's SDK manifest pins what the repository's SDK is built and tested with.
+    #[test]
+    fn the_rust_starter_pins_the_sdk_dependencies_of_the_workspace() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let sdk = std::fs::read_to_string(root.join("crates/sdk/Cargo.toml")).unwrap();
+        let starter = include_str!("templates/rust/sdk-Cargo.toml");
+        let version_of = |manifest: &str, name: &str| -> Option<String> {
+            let line = manifest
+                .lines()
+                .find(|line| line.starts_with(&format!("{name} = ")))?;
+            let start = line.find("version = \"").map(|at| at + 11).or_else(|| {
+                // `name = "1.2"`
+                line.find(" = \"").map(|at| at + 4)
+            })?;
+            let rest = &line[start..];
+            Some(rest[..rest.find('"')?].to_owned())
+        };
+        for (name, home) in [("wit-bindgen", &workspace), ("wasip2", &sdk)] {
+            let want = version_of(home, name).unwrap();
+            let want = if want.starts_with('=') {
+                want
+            } else {
+                format!("={want}")
+            };
+            assert_eq!(version_of(starter, name), Some(want), "{name}");
+        }
+    }
+
+    /// Every language's starter writes its files into a fresh folder, templates filled in.
+    #[test]
+    fn a_starter_fills_in_its_name() {
+        for lang in [Lang::Rust, Lang::Python, Lang::Js, Lang::C] {
+            let dir = std::env::temp_dir()
+                .join(format!("wasm-agent-new-{}-{lang:?}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let project = dir.join("my-agent");
+            let args = NewArgs {
+                path: project.clone(),
+                lang,
+            };
+            assert_eq!(run(&args).unwrap(), ExitCode::SUCCESS);
+            for file in starter(lang).into_iter().flatten() {
+                let written = std::fs::read(project.join(file.path)).unwrap();
+                if file.template {
+                    let text = String::from_utf8(written).unwrap();
+                    assert!(!text.contains("{name}"), "{lang:?} {}", file.path);
+                    assert!(!text.contains("{version}"), "{lang:?} {}", file.path);
+                } else {
+                    assert_eq!(written, file.contents, "{lang:?} {}", file.path);
+                }
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
 }

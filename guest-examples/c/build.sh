@@ -5,9 +5,10 @@
 #
 # OUT defaults to <repo>/guest-examples/dist/c-agent.wasm. Installs the pinned zig (clang and
 # wasi-libc, from PyPI) into ${WASM_AGENT_CACHE:-~/.cache/wasm-agent}/zig-venv if it is not
-# there yet, compiles agent.c with the committed bindings into a core module for WASI preview1,
-# and makes it a component with `wasm-agent-guest-tools componentize` ($GUEST_TOOLS, default:
-# built and run by cargo).
+# there yet, compiles agent.c, json.c, http.c and http_error.c with the committed bindings of the
+# `outbound-handler` world into a core module for WASI preview1, and makes it a component with
+# `wasm-agent componentize` ($WASM_AGENT, default: the repository's binary, built and run by
+# cargo), as a starter from `wasm-agent new --lang c` does.
 set -euo pipefail
 
 die() { echo "build.sh: $*" >&2; exit 1; }
@@ -35,10 +36,10 @@ if [[ "$installed" != "$version" ]]; then
     [[ "$installed" == "$version" ]] || die "expected zig $version, got '$installed'"
 fi
 
-if [[ -n "${GUEST_TOOLS:-}" ]]; then
-    tools=("$GUEST_TOOLS")
+if [[ -n "${WASM_AGENT:-}" ]]; then
+    wasm_agent=("$WASM_AGENT")
 else
-    tools=(cargo run --quiet --release --manifest-path "$repo/Cargo.toml" -p wasm-agent-guest-tools --)
+    wasm_agent=(cargo run --quiet --locked --manifest-path "$repo/Cargo.toml" --bin wasm-agent --)
 fi
 
 work="$(mktemp -d)"
@@ -51,8 +52,9 @@ ZIG_LOCAL_CACHE_DIR="$cache/zig-cache" ZIG_GLOBAL_CACHE_DIR="$cache/zig-cache" \
 "$venv/bin/python" -m ziglang cc --target=wasm32-wasi -Os -mexec-model=reactor \
     -Wall -Wextra -Werror -Wno-unused-parameter \
     -o "$work/core.wasm" \
-    "$here/agent.c" "$here/json.c" "$here/bindings/handler.c" "$here/bindings/handler_component_type.o"
-"${tools[@]}" componentize "$work/core.wasm" -o "$work/component.wasm"
+    "$here/agent.c" "$here/json.c" "$here/http.c" "$here/http_error.c" \
+    "$here/bindings/outbound_handler.c" "$here/bindings/outbound_handler_component_type.o"
+"${wasm_agent[@]}" componentize "$work/core.wasm" -o "$work/component.wasm"
 mv "$work/component.wasm" "$out"
 end=$(date +%s.%N)
 printf 'built %s (%s bytes) in %s s\n' "$out" "$(stat -c %s "$out")" \

@@ -90,6 +90,24 @@ bool json_get(json_slice object, const char *key, json_slice *value) {
     }
 }
 
+bool json_index(json_slice array, size_t index, json_slice *value) {
+    array = trimmed(array);
+    const char *p = array.ptr, *end = array.ptr + array.len;
+    if (p >= end || *p != '[') return false;
+    p = skip_space(p + 1, end);
+    if (p >= end || *p == ']') return false;
+    for (size_t i = 0;; i++) {
+        const char *value_end = skip_value(p, end);
+        if (i == index) {
+            *value = (json_slice){p, (size_t)(value_end - p)};
+            return value_end > p;
+        }
+        p = skip_space(value_end, end);
+        if (p >= end || *p != ',') return false;
+        p = skip_space(p + 1, end);
+    }
+}
+
 static int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -108,6 +126,26 @@ static bool read_hex4(const char **p, const char *end, uint32_t *out) {
     *p += 4;
     *out = value;
     return true;
+}
+
+// The length of the well-formed UTF-8 sequence at `p`, or 0 if there is none: the host
+// refuses strings that are not UTF-8, and a model's bytes are not checked before they get here.
+static size_t utf8_length(const unsigned char *p, const unsigned char *end) {
+    size_t n;
+    uint32_t min;
+    if (*p < 0x80) return 1;
+    if ((*p & 0xE0) == 0xC0) n = 2, min = 0x80;
+    else if ((*p & 0xF0) == 0xE0) n = 3, min = 0x800;
+    else if ((*p & 0xF8) == 0xF0) n = 4, min = 0x10000;
+    else return 0;
+    if ((size_t)(end - p) < n) return 0;
+    uint32_t code = *p & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        code = code << 6 | (p[i] & 0x3F);
+    }
+    bool valid = code >= min && code <= 0x10FFFF && !(code >= 0xD800 && code < 0xE000);
+    return valid ? n : 0;
 }
 
 static void put_utf8(json_buf *buf, uint32_t code) {
@@ -149,7 +187,10 @@ bool json_string(json_slice value, char **out, size_t *out_len) {
             break;
         }
         if (*p != '\\') {
-            json_buf_bytes(&buf, p, 1);
+            const char *run = p;
+            while (p < end && *p != '"' && *p != '\\') p++;
+            json_buf_utf8(&buf, run, (size_t)(p - run));
+            p--;
             continue;
         }
         if (++p >= end) break;
@@ -210,6 +251,16 @@ void json_buf_bytes(json_buf *buf, const char *bytes, size_t len) {
 }
 
 void json_buf_text(json_buf *buf, const char *text) { json_buf_bytes(buf, text, strlen(text)); }
+
+void json_buf_utf8(json_buf *buf, const char *bytes, size_t len) {
+    const unsigned char *p = (const unsigned char *)bytes, *end = p + len;
+    while (p < end) {
+        size_t n = utf8_length(p, end);
+        if (n) json_buf_bytes(buf, (const char *)p, n);
+        else json_buf_text(buf, "\xEF\xBF\xBD");
+        p += n ? n : 1;
+    }
+}
 
 void json_buf_string(json_buf *buf, const char *bytes, size_t len) {
     static const char hex[] = "0123456789abcdef";

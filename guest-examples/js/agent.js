@@ -1,7 +1,13 @@
 // The example JavaScript agent: build it with ./build.sh, run it with
 // `wasm-agent invoke dist/js-agent.wasm '{"prompt": "hello"}'`.
+//
+// `{"ask": "..."}` asks a model and relays its tokens as they arrive (ask.js); the operator
+// grants the endpoint and the model:
+//   wasm-agent serve dist/js-agent.wasm --allow-outbound http://127.0.0.1:9000 \
+//       --env MODEL_ENDPOINT=http://127.0.0.1:9000/v1 --env MODEL_ID=mock-model
 
 import { handler, Failure } from "./wasm-agent.js";
+import { ask } from "./ask.js";
 
 export const invoke = handler(async (payload, context) => {
   const has = (key) => payload !== null && typeof payload === "object" && Object.hasOwn(payload, key);
@@ -25,6 +31,8 @@ export const invoke = handler(async (payload, context) => {
   if (has("raise")) {
     throw new TypeError(payload.raise);
   }
+
+  if (has("ask")) return ask(payload, context);
 
   if (has("prompt")) {
     const prompt = String(payload.prompt).trim();

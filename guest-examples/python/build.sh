@@ -7,6 +7,8 @@
 # script, or a path to a .py file) to app. Installs the pinned componentize-py into
 # ${WASM_AGENT_CACHE:-~/.cache/wasm-agent}/python-venv if it is not there yet. Pure-Python
 # dependencies installed with `pip install --target deps ...` next to the module are included.
+# The component is built against the `outbound-handler` world (wit/outbound.wit): the handler
+# world plus wasi:http, which wasm_agent.request uses.
 set -euo pipefail
 
 die() { echo "build.sh: $*" >&2; exit 1; }
@@ -24,7 +26,10 @@ cache="${WASM_AGENT_CACHE:-$HOME/.cache/wasm-agent}"
 venv="$cache/python-venv"
 cpy="$venv/bin/componentize-py"
 
-[[ -f "$wit/handler.wit" ]] || die "no WIT at $wit/handler.wit"
+world=outbound-handler
+for file in handler.wit outbound.wit deps; do
+    [[ -e "$wit/$file" ]] || die "no $wit/$file (the $world world needs it)"
+done
 
 # The module to build: a name next to this script, or a path to a .py file.
 case "$module" in
@@ -66,12 +71,12 @@ if wasm_agent.handler() is None:
 EOF
 
 paths=(-p "$work" -p "$src")
-if [[ "$src" != "$here" ]]; then paths+=(-p "$here"); fi       # wasm_agent.py
+if [[ "$src" != "$here" ]]; then paths+=(-p "$here"); fi       # wasm_agent.py, wasm_agent_http.py
 if [[ -d "$src/deps" ]]; then paths+=(-p "$src/deps"); fi       # pip install --target deps ...
 
 mkdir -p "$(dirname "$out")"
 start=$(date +%s.%N)
-"$cpy" -d "$wit" -w handler componentize "${paths[@]}" wasm_agent_main -o "$out.tmp"
+"$cpy" -d "$wit" -w "$world" componentize "${paths[@]}" wasm_agent_main -o "$out.tmp"
 mv "$out.tmp" "$out"
 end=$(date +%s.%N)
 printf 'built %s (%s bytes) from %s.py in %s s\n' \

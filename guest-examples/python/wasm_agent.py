@@ -23,7 +23,18 @@ What the handler gets and returns:
   event, and nothing follows. `async def` functions and async generators work too, as
   long as they never wait on real I/O (there is no event loop inside the component).
 - `raise Failure(status, message, error_type=None)` sends that status and message.
-  Any other exception sends 500 with `str(e)` and the exception's class name.
+  An `HttpError` sends 502 with its message. Any other exception sends 500 with `str(e)`
+  and the exception's class name.
+
+Outbound HTTP (a component built against the `outbound-handler` world) lives in
+`wasm_agent_http` and is re-exported here: `request`, `get` and `post` send a request over
+wasi:http and block until its response starts; the `Response` gives the body whole or as it
+arrives (`chunks`, `lines`, `events`). The host refuses every destination its operator has
+not allowed, and may add credentials itself.
+
+    answer = post("http://127.0.0.1:9000/v1/chat/completions", json={...})
+    for event in answer.events():
+        context.emit({"token": event.data})
 """
 
 import inspect
@@ -32,10 +43,36 @@ import types as _pytypes
 
 import wit_world
 from componentize_py_types import Err
-from wit_world.imports import host as _host
-from wit_world.imports import types as _wit
+from wasm_agent_http import (
+    Event,
+    HttpError,
+    Response,
+    _bindings,
+    _close_responses,
+    get,
+    post,
+    request,
+)
 
-__all__ = ["entrypoint", "Failure", "Closed", "Context", "WitWorld"]
+__all__ = [
+    "entrypoint",
+    "Failure",
+    "Closed",
+    "Context",
+    "WitWorld",
+    "request",
+    "get",
+    "post",
+    "Response",
+    "Event",
+    "HttpError",
+]
+
+
+_wit = _bindings("PingStatus", "wasm_agent_handler_types", "types")
+_host = _bindings("emit", "wasm_agent_handler_host", "host")
+if _wit is None or _host is None:
+    raise ImportError("wasm_agent: build against the wasm-agent handler WIT (world handler)")
 
 
 class Failure(Exception):
@@ -117,6 +154,9 @@ class Context:
         return f"Context(request_id={self.request_id!r}, session_id={self.session_id!r})"
 
 
+# ---------------------------------------------------------------------------------------
+# The export.
+
 _handler = None
 
 
@@ -167,6 +207,9 @@ def _failure(status, message, error_type):
 def _from_exception(e):
     if isinstance(e, Failure):
         return _failure(e.status, e.message, e.error_type)
+    if isinstance(e, HttpError):
+        # A 502: the handler depends on a service it could not get an answer from.
+        return _failure(502, e.message, "HttpError")
     return _failure(500, str(e), type(e).__name__)
 
 
@@ -202,3 +245,5 @@ class WitWorld(wit_world.WitWorld):
             return None
         except BaseException as e:  # SystemExit too: a trap would lose the message
             raise _from_exception(e) from None
+        finally:
+            _close_responses()

@@ -1,21 +1,14 @@
-//! `wasm-agent-guest-tools`: what building a guest in C (and other languages whose compilers
-//! emit a core WebAssembly module) needs, with no tool beyond cargo:
+//! `wasm-agent-guest-tools`: the repository's own tool for the committed C bindings.
 //!
-//! - `c-bindings DIR`: writes wit-bindgen's C bindings of a world (`handler.h`, `handler.c`,
-//!   `handler_component_type.o`) into DIR; `--check` compares instead of writing, so the
-//!   committed copies cannot drift from `wit/`.
-//! - `componentize CORE.wasm -o OUT.wasm`: makes a core module that targets WASI preview1
-//!   (wasi-libc) into a component, with the preview1 reactor adapter of the wasmtime line the
-//!   host is built on.
+//! `c-bindings DIR` writes wit-bindgen's C bindings of a world (`WORLD.h`, `WORLD.c`,
+//! `WORLD_component_type.o`) into DIR; `--check` compares instead of writing, so the committed
+//! copies cannot drift from `wit/`. Users of C need neither this tool nor a checkout: the
+//! bindings ship in each C starter, and `wasm-agent componentize` makes the component.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use wasi_preview1_component_adapter_provider::{
-    WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-};
-use wit_component::ComponentEncoder;
 use wit_parser::Resolve;
 
 #[derive(Debug, Parser)]
@@ -35,20 +28,11 @@ enum Command {
         #[arg(long, default_value = "wit")]
         wit: PathBuf,
         /// The world.
-        #[arg(long, default_value = "handler")]
+        #[arg(long, default_value = "outbound-handler")]
         world: String,
         /// Fail if the files in DIR differ from freshly generated ones, instead of writing.
         #[arg(long)]
         check: bool,
-    },
-    /// Make a core module (WASI preview1, with the world's type section embedded by the
-    /// bindings) into a component.
-    Componentize {
-        /// The core module.
-        core: PathBuf,
-        /// The component to write.
-        #[arg(long, short = 'o')]
-        output: PathBuf,
     },
 }
 
@@ -60,7 +44,6 @@ fn main() -> anyhow::Result<()> {
             world,
             check,
         } => c_bindings(&dir, &wit, &world, check),
-        Command::Componentize { core, output } => componentize(&core, &output),
     }
 }
 
@@ -96,27 +79,5 @@ fn c_bindings(dir: &Path, wit: &Path, world: &str, check: bool) -> anyhow::Resul
             stale.join(", ")
         );
     }
-    Ok(())
-}
-
-fn componentize(core: &Path, output: &Path) -> anyhow::Result<()> {
-    let module = std::fs::read(core).with_context(|| format!("cannot read {}", core.display()))?;
-    let component = ComponentEncoder::default()
-        .validate(true)
-        .module(&module)?
-        .adapter(
-            WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
-            WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-        )?
-        .encode()?;
-    std::fs::write(output, &component)
-        .with_context(|| format!("cannot write {}", output.display()))?;
-    eprintln!(
-        "wrote {} ({} bytes) from {} ({} bytes)",
-        output.display(),
-        component.len(),
-        core.display(),
-        module.len()
-    );
     Ok(())
 }

@@ -54,7 +54,7 @@ pub use socket::{Message, Received, Socket};
 pub mod bindings {
     #[cfg(not(any(feature = "background", feature = "websocket")))]
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "handler",
         pub_export_macro: true,
         export_macro_name: "__export_handler",
@@ -62,7 +62,7 @@ pub mod bindings {
     });
     #[cfg(all(feature = "background", not(feature = "websocket")))]
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "background-handler",
         pub_export_macro: true,
         export_macro_name: "__export_handler",
@@ -70,7 +70,7 @@ pub mod bindings {
     });
     #[cfg(all(feature = "websocket", not(feature = "background")))]
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "websocket-handler",
         pub_export_macro: true,
         export_macro_name: "__export_handler",
@@ -78,7 +78,7 @@ pub mod bindings {
     });
     #[cfg(all(feature = "background", feature = "websocket"))]
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "agent",
         pub_export_macro: true,
         export_macro_name: "__export_handler",

@@ -5,7 +5,10 @@
 //!   server-sent events;
 //! - `{"echo": X}`: X back, with the context the handler saw;
 //! - `{"fail": {"status": S, "message": M}}`: a failure with that status;
-//! - `{"raise": M}`: an error the handler did not expect (a 500 with M).
+//! - `{"raise": M}`: an error the handler did not expect (a 500 with M);
+//! - `{"ask": "..."}`: the prompt sent to a model, its tokens streamed as they arrive (`ask`).
+
+mod ask;
 
 use serde_json::{Value, json};
 use wasm_agent_sdk::{Context, Done, Failure, Reply, handler};
@@ -44,6 +47,10 @@ fn agent(payload: Value, ctx: &Context) -> Result<Answer, Failure> {
     if let Some(message) = payload.get("raise") {
         let message = message.as_str().unwrap_or_default();
         return Err(Failure::internal(message).with_error_type("Error"));
+    }
+    if let Some(prompt) = payload.get("ask") {
+        let prompt = prompt.as_str().unwrap_or_default();
+        return ask::ask(prompt, &payload, ctx).map(Answer::Json);
     }
     let Some(prompt) = payload.get("prompt") else {
         return Err(Failure::bad_request("unknown request"));

@@ -18,6 +18,7 @@ use super::auth::{Credential, attach_header};
 use super::body::{Relay, relay};
 use super::client::{ConnectError, until};
 use super::config::DEFAULT_MAX_SIGNED_BODY;
+use super::drain::DrainOnDrop;
 use super::log::{Ending, RequestLog};
 use super::rules::default_port;
 use super::sigv4;
@@ -141,6 +142,9 @@ impl Outbound {
             }
             None => body,
         };
+        // A connection that fails before the body is sent drops it unread; drained, the guest
+        // still writing it sees the request's error instead of a broken pipe.
+        let body = DrainOnDrop::new(body).boxed_unsync();
         let sent = client.client.request(Request::from_parts(parts, body));
         match tokio::time::timeout(plan.first_byte, sent).await {
             Err(_) => Err(Error::HttpResponseTimeout.into()),

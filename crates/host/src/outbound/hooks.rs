@@ -5,23 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
-use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::Outbound;
 use super::auth::credential_for;
+use super::drain::drain;
 use super::exchange::Plan;
 use super::log::{RequestLog, Target};
 use super::rules::{Destination, default_port};
 use crate::invocation::{Context, Deadline};
-
-/// Bytes of a refused request's body read before the refusal is given: a guest that streams
-/// its body after `handle` then sees the refusal itself instead of a broken pipe.
-const DRAIN_LIMIT: usize = 1 << 20;
-/// How long a refused request's body is read for.
-const DRAIN_TIME: Duration = Duration::from_secs(1);
 
 /// The outbound state of one instance.
 #[derive(Debug)]
@@ -201,24 +195,12 @@ impl WasiHttpHooks for OutboundHooks {
                     Ok((response, io))
                 })
             }
+            // The refusal is given once the body is read, so the guest sees it rather than a
+            // broken pipe.
             Err(error) => Box::new(async move {
                 drain(request.into_body()).await;
                 Err(error)
             }),
         }
     }
-}
-
-/// Reads a refused request's body, a little and briefly.
-async fn drain(mut body: WasiBody) {
-    let read = async {
-        let mut read = 0;
-        while let Some(Ok(frame)) = body.frame().await {
-            read += frame.data_ref().map_or(0, |d| d.len());
-            if read > DRAIN_LIMIT {
-                return;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
 }

@@ -13,6 +13,8 @@
 //! - [`config`]: what the operator grants, the limits and their defaults;
 //! - `client`: the pooled client on the outbound runtime, and its guarded connector;
 //! - `hooks`: the per-instance `wasi:http` hooks that admit or refuse each request;
+//! - `drain`: a request body the host will not or cannot send, read and dropped, so the guest
+//!   writing it sees the request's error;
 //! - `exchange`, `body`, `log`: one request's life on the outbound runtime, its relayed body,
 //!   and its one log line.
 
@@ -22,6 +24,7 @@ pub mod aws;
 mod body;
 mod client;
 pub mod config;
+mod drain;
 mod exchange;
 mod hooks;
 mod log;
