@@ -56,7 +56,7 @@ $(GUEST_OUT)/python-agent.wasm: $(OUTBOUND_WIT) $(wildcard $(GUEST_DIR)/python/*
 	bash $(GUEST_DIR)/python/build.sh $@
 
 # The JavaScript agents also import wasi:cli/environment (the operator's grants), from wit/deps.
-JS_DEPS      := wit/handler.wit wit/deps/cli.wit $(wildcard $(GUEST_DIR)/js/*.js) \
+JS_DEPS      := $(OUTBOUND_WIT) $(wildcard $(GUEST_DIR)/js/*.js) \
 		$(GUEST_DIR)/js/package.json $(GUEST_DIR)/js/package-lock.json $(GUEST_DIR)/js/build.sh
 
 $(GUEST_OUT)/js-agent.wasm: $(JS_DEPS)

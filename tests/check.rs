@@ -50,7 +50,8 @@ fn component_of_another_world_is_refused() -> TestResult {
     Ok(())
 }
 
-/// Bytes that are not a component are refused at load with the parser's reason.
+/// A file that is not a component is refused by `check`, `invoke`, `compile` and `serve` in
+/// one line that says what it is instead (never the decoder's byte dump).
 #[test]
 fn invalid_component_is_refused() -> TestResult {
     let dir = scratch("check")?;
@@ -59,18 +60,25 @@ fn invalid_component_is_refused() -> TestResult {
     // A core module, not a component: the smallest valid one.
     let core = dir.join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0")?;
-    for (path, reason) in [(&garbage, "magic header not detected"), (&core, "")] {
-        for command in ["check", "invoke"] {
-            let output = run(binary().arg(command).arg(path))?;
-            assert_eq!(
-                output.status.code(),
-                Some(65),
-                "{command} {}",
-                path.display()
-            );
+    let out = dir.join("out.cwasm");
+    for (path, reason) in [
+        (&garbage, "not WebAssembly"),
+        (&core, "a core WebAssembly module, not a component"),
+    ] {
+        for command in ["check", "invoke", "compile", "serve"] {
+            let mut line = binary();
+            line.arg(command).arg(path);
+            match command {
+                "compile" => line.arg("-o").arg(&out),
+                "serve" => line.args(["--host", "127.0.0.1", "--port", "0"]),
+                _ => &mut line,
+            };
+            let output = run(&mut line)?;
             let err = stderr(&output);
-            assert!(err.contains("not a valid WebAssembly component"), "{err}");
-            assert!(err.contains(reason), "{err}");
+            let what = format!("{command} {}: {err}", path.display());
+            assert_eq!(output.status.code(), Some(65), "{what}");
+            assert!(err.contains(reason), "{what}");
+            assert_eq!(err.trim().lines().count(), 1, "{what}");
         }
     }
     let missing = run(binary().arg("invoke").arg(dir.join("missing.wasm")))?;

@@ -51,8 +51,7 @@ impl Installed {
         command
             .current_dir(dir)
             .env("PATH", &self.path)
-            .env_remove("WASM_AGENT")
-            .env_remove("GUEST_TOOLS");
+            .env_remove("WASM_AGENT");
         command
     }
 

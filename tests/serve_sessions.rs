@@ -170,7 +170,7 @@ fn full_session_queue_is_a_503() -> TestResult {
     std::thread::scope(|scope| -> TestResult {
         let slow = r#"{"sleep_ms": 2000}"#;
         let running = scope.spawn(|| server.invoke_in("session-a", slow).map(|r| r.status).ok());
-        std::thread::sleep(Duration::from_millis(300));
+        server.expect_log("guest: sleeping 2000 ms")?;
         let waiting = scope.spawn(|| server.invoke_in("session-a", slow).map(|r| r.status).ok());
         std::thread::sleep(Duration::from_millis(300));
         let refused = server.invoke_in("session-a", "{}")?;
@@ -259,7 +259,7 @@ fn disconnect_past_the_cancel_grace_resets_the_session() -> TestResult {
         &[(SESSION_HEADER, "session-a")],
         body,
     )?;
-    std::thread::sleep(Duration::from_millis(300));
+    server.expect_log("guest: sleeping 5000 ms")?;
     drop(stream);
     server.expect_log("next invocation starts in a fresh instance")?;
     assert_eq!(history(&say(&server, "session-a", "two")?), ["two"]);

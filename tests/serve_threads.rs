@@ -1,6 +1,8 @@
 //! The server's threads: how many run guest code and how many speak HTTP.
 
-use crate::server::Server;
+use std::time::Duration;
+
+use crate::server::{Server, eventually};
 use crate::support::{TestResult, binary, guest, run, stderr};
 
 /// The number of the server's threads whose name starts with `prefix` (Linux truncates thread
@@ -16,12 +18,20 @@ fn threads_named(server: &Server, prefix: &str) -> Result<usize, Box<dyn std::er
     Ok(count)
 }
 
-/// Serves the echo guest with `flags`, and checks the server's threads of each kind.
+/// Serves the echo guest with `flags`, and checks the server's threads of each kind. A thread
+/// names itself once it first runs, which a loaded machine may delay: the count is waited for,
+/// and a wrong count that never settles fails.
 fn assert_threads(flags: &[&str], workers: usize, control: usize) -> TestResult {
     let server = Server::start("echo", flags)?;
     assert_eq!(server.invoke(r#"{"n":1}"#)?.status, 200);
-    assert_eq!(threads_named(&server, "wasm-agent-work")?, workers);
-    assert_eq!(threads_named(&server, "wasm-agent-cont")?, control);
+    let counts = || -> (usize, usize) {
+        (
+            threads_named(&server, "wasm-agent-work").unwrap_or(0),
+            threads_named(&server, "wasm-agent-cont").unwrap_or(0),
+        )
+    };
+    eventually(Duration::from_secs(20), || counts() == (workers, control));
+    assert_eq!(counts(), (workers, control), "(workers, control threads)");
     Ok(())
 }
 

@@ -3,11 +3,12 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{ClientRequestBuilder, Message, WebSocket};
 
 use crate::server::{SESSION_HEADER, Server, eventually, one_load_test_at_a_time};
-use crate::support::TestResult;
+use crate::support::{TestResult, wait_status};
 
 type Socket = WebSocket<TcpStream>;
 
@@ -33,16 +34,42 @@ fn next(socket: &mut Socket) -> Result<Message, Box<dyn std::error::Error>> {
     }
 }
 
-/// Reads until the server closes, and returns its close code.
-fn close_code(socket: &mut Socket) -> Result<CloseCode, Box<dyn std::error::Error>> {
+/// Reads until the server's close frame, and returns it.
+fn close_frame(socket: &mut Socket) -> Result<CloseFrame, Box<dyn std::error::Error>> {
     loop {
         match socket.read() {
-            Ok(Message::Close(Some(frame))) => return Ok(frame.code),
+            Ok(Message::Close(Some(frame))) => return Ok(frame),
             Ok(Message::Close(None)) => return Err("closed without a code".into()),
             Ok(_) => continue,
             Err(error) => return Err(format!("no close frame: {error}").into()),
         }
     }
+}
+
+/// Drives the closing handshake to its end once both close frames are on their way: tungstenite
+/// sends any reply it owes, and reports `ConnectionClosed` only when the server has ended the
+/// connection cleanly (a reset or a message after the close is an error).
+fn finish_closing(socket: &mut Socket) -> Result<(), Box<dyn std::error::Error>> {
+    match socket.read() {
+        Err(tungstenite::Error::ConnectionClosed) => Ok(()),
+        Ok(message) => Err(format!("a message after the close: {message:?}").into()),
+        Err(error) => Err(format!("the closing handshake did not complete: {error}").into()),
+    }
+}
+
+/// Reads until the server closes, completes the closing handshake, and returns the server's
+/// close code and reason.
+fn closed_by_server(
+    socket: &mut Socket,
+) -> Result<(CloseCode, String), Box<dyn std::error::Error>> {
+    let frame = close_frame(socket)?;
+    finish_closing(socket)?;
+    Ok((frame.code, frame.reason.as_str().to_owned()))
+}
+
+/// Reads until the server closes, and returns its close code.
+fn close_code(socket: &mut Socket) -> Result<CloseCode, Box<dyn std::error::Error>> {
+    Ok(closed_by_server(socket)?.0)
 }
 
 /// Text and binary messages come back as sent; the handler sees the context of the upgrade
@@ -98,16 +125,74 @@ fn receive_with_timeout_and_background_work() -> TestResult {
     Ok(())
 }
 
-/// A handler that fails or traps closes the connection with 1011, as the SDK does.
+/// A client's close is answered: the server echoes the close frame (1000) and ends the
+/// connection cleanly, and the handler's `receive` says the connection is closed.
+#[test]
+fn client_close_is_answered() -> TestResult {
+    let server = Server::start("ws-echo", &[])?;
+    let mut socket = open(&server, &[])?;
+    socket.send(Message::text("hello"))?;
+    assert_eq!(next(&mut socket)?, Message::text("hello"));
+    socket.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "done".into(),
+    }))?;
+    let answer = close_frame(&mut socket)?;
+    assert_eq!(answer.code, CloseCode::Normal, "{answer:?}");
+    finish_closing(&mut socket)?;
+    server.expect_log("ws-echo: receive says closed")?;
+    server.expect_log("websocket handler returned")?;
+    Ok(())
+}
+
+/// A handler that fails or traps closes the connection with 1011, as the SDK does, with a
+/// reason a person reads: a failure's own message, or what happened for a trap; the full
+/// error is only in the server's log.
 #[test]
 fn failure_closes_with_1011() -> TestResult {
     let server = Server::start("ws-echo", &[])?;
-    for command in ["fail", "panic"] {
+    for (command, reason) in [("fail", "asked to fail"), ("panic", "the handler crashed")] {
         let mut socket = open(&server, &[])?;
         socket.send(Message::text(command))?;
-        assert_eq!(close_code(&mut socket)?, CloseCode::Error, "{command}");
+        let closed = closed_by_server(&mut socket)?;
+        assert_eq!(closed, (CloseCode::Error, reason.to_owned()), "{command}");
     }
     server.expect_log("websocket handler failed")?;
+    server.expect_log("asked to panic")?;
+    Ok(())
+}
+
+/// A handler still serving when `--stream-timeout` passes (here waiting for a message that
+/// never comes) is stopped, and the client is told with 1011.
+#[test]
+fn deadline_closes_with_1011() -> TestResult {
+    let server = Server::start("ws-echo", &["--stream-timeout", "2s"])?;
+    let mut socket = open(&server, &[])?;
+    let closed = closed_by_server(&mut socket)?;
+    assert_eq!(
+        closed,
+        (CloseCode::Error, "the handler ran out of time".to_owned())
+    );
+    server.expect_log("deadline of 2s")?;
+    Ok(())
+}
+
+/// Shutting the server down closes an open connection with 1001 (going away), completing the
+/// closing handshake before the server exits.
+#[test]
+fn shutdown_closes_with_1001() -> TestResult {
+    let mut server = Server::start("ws-echo", &[])?;
+    let mut socket = open(&server, &[])?;
+    socket.send(Message::text("hello"))?;
+    assert_eq!(next(&mut socket)?, Message::text("hello"), "connected");
+    server.terminate()?;
+    let closed = closed_by_server(&mut socket)?;
+    assert_eq!(
+        closed,
+        (CloseCode::Away, "the server is shutting down".to_owned())
+    );
+    let status = wait_status(&mut server.child, Duration::from_secs(60))?;
+    assert_eq!(status.code(), Some(0), "{}", server.log());
     Ok(())
 }
 

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use wasm_agent_host::HostConfig;
+use wasm_agent_server::config::{
+    DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 
 use crate::outbound::OutboundArgs;
 
@@ -197,6 +201,34 @@ pub struct ServeArgs {
     #[arg(long, env = "WASM_AGENT_CANCEL_GRACE", value_parser = parse_duration, default_value = "2s")]
     pub cancel_grace: Duration,
 
+    /// Time a client has to send a request's head (from connecting, or from the first byte of
+    /// a later request on the connection); past it the connection is closed.
+    #[arg(long, env = "WASM_AGENT_HEADER_TIMEOUT", value_parser = parse_human_duration,
+          default_value_t = DEFAULT_HEADER_TIMEOUT.into())]
+    pub header_timeout: humantime::Duration,
+
+    /// Time a request body may stall without a byte, and the head start it gets before
+    /// --body-min-rate applies; past either, 408.
+    #[arg(long, env = "WASM_AGENT_BODY_TIMEOUT", value_parser = parse_human_duration,
+          default_value_t = DEFAULT_BODY_TIMEOUT.into())]
+    pub body_timeout: humantime::Duration,
+
+    /// The slowest average rate a request body may arrive at, in bytes a second (e.g. 64KiB);
+    /// a body that falls further behind than --body-timeout gets 408.
+    #[arg(long, env = "WASM_AGENT_BODY_MIN_RATE", value_parser = parse_bytes,
+          default_value_t = DEFAULT_BODY_MIN_RATE)]
+    pub body_min_rate: u64,
+
+    /// Time a connection may stay open with no request in progress; past it, it is closed.
+    #[arg(long, env = "WASM_AGENT_KEEP_ALIVE_TIMEOUT", value_parser = parse_human_duration,
+          default_value_t = DEFAULT_KEEP_ALIVE_TIMEOUT.into())]
+    pub keep_alive_timeout: humantime::Duration,
+
+    /// Connections served at once; past it, a new connection is closed as soon as it is
+    /// accepted (`/ping` on a connection already open still answers).
+    #[arg(long, env = "WASM_AGENT_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
     /// Threads that run guest code; 0 means one per core.
     #[arg(long, env = "WASM_AGENT_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -322,14 +354,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a duration for a flag whose default is a library's `Duration` constant: this type
+/// prints in `--help` as it is written (`10s`), so the default has its one home there. Its
+/// range, zero included, is checked with the other flags (exit status 64).
+pub fn parse_human_duration(text: &str) -> Result<humantime::Duration, String> {
+    text.parse()
+        .map_err(|e| format!("{e} (write a duration such as 500ms, 30s or 15m)"))
+}
+
 /// Parses `64MiB`, `1GiB`, `100MB`, `65536`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
+    let size = parse_bytes(text)?;
+    if size == 0 {
+        return Err("must be more than zero".into());
+    }
+    Ok(size)
+}
+
+/// Parses a size as [`parse_size`] does, leaving its range, zero included, to be checked with
+/// the other flags (exit status 64).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let size: bytesize::ByteSize = text
         .parse()
         .map_err(|e| format!("{e} (write a size such as 64MiB or 1GiB)"))?;
-    if size.as_u64() == 0 {
-        return Err("must be more than zero".into());
-    }
     Ok(size.as_u64())
 }
 

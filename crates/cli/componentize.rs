@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use wasi_preview1_component_adapter_provider::{
     WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
 };
+use wasm_agent_host::WasmKind;
 use wit_component::ComponentEncoder;
 
 use crate::EXIT_COMPONENT;
@@ -17,8 +18,15 @@ use crate::args::ComponentizeArgs;
 pub fn run(args: &ComponentizeArgs) -> anyhow::Result<ExitCode> {
     let module = std::fs::read(&args.core)
         .with_context(|| format!("cannot read {}", args.core.display()))?;
-    if let Some(problem) = not_a_core_module(&module) {
-        eprintln!("error: {} {problem}", args.core.display());
+    let refusal = match WasmKind::of(&module) {
+        WasmKind::CoreModule => None,
+        WasmKind::Component => Some("is already a component: serve it as it is"),
+        WasmKind::NotWasm => {
+            Some("is not a WebAssembly core module (such as a C compiler's wasm32-wasi output)")
+        }
+    };
+    if let Some(refusal) = refusal {
+        eprintln!("error: {} {refusal}", args.core.display());
         return Ok(ExitCode::from(EXIT_COMPONENT));
     }
     let encoded = ComponentEncoder::default()
@@ -52,44 +60,4 @@ pub fn run(args: &ComponentizeArgs) -> anyhow::Result<ExitCode> {
         module.len()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// What is wrong with a file that is not a core module, said as a person would rather than as
-/// the decoder's byte dump.
-fn not_a_core_module(bytes: &[u8]) -> Option<&'static str> {
-    const MAGIC: &[u8] = b"\0asm";
-    // The version and layer after the magic: 1 and 0 for a core module; a component has layer 1.
-    const CORE: &[u8] = &[1, 0, 0, 0];
-    match bytes.get(..8) {
-        Some(header) if header.starts_with(MAGIC) && &header[4..] == CORE => None,
-        Some(header) if header.starts_with(MAGIC) && header[6..] == [1, 0] => {
-            Some("is already a component: serve it as it is")
-        }
-        _ => Some("is not a WebAssembly core module (such as a C compiler's wasm32-wasi output)"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::not_a_core_module;
-
-    #[test]
-    fn only_a_core_module_is_taken() {
-        assert_eq!(not_a_core_module(b"\0asm\x01\0\0\0"), None);
-        assert!(
-            not_a_core_module(b"\0asm\x0d\0\x01\0")
-                .unwrap()
-                .contains("already")
-        );
-        assert!(
-            not_a_core_module(b"not wasm")
-                .unwrap()
-                .contains("not a WebAssembly core")
-        );
-        assert!(
-            not_a_core_module(b"\0as")
-                .unwrap()
-                .contains("not a WebAssembly core")
-        );
-    }
 }

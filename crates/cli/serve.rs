@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use wasm_agent_host::{Host, HostConfig, InstanceScope, LoadError};
@@ -22,6 +23,15 @@ const MAX_SLOTS: u32 = 1_000_000;
 /// Threads of either kind beyond this are a typo: each reserves a stack and the machine's cores
 /// are far fewer.
 const MAX_THREADS: usize = 1024;
+/// Connections beyond this are a typo: Linux allows a process about a million descriptors
+/// (`fs.nr_open`), and each connection takes one.
+const MAX_CONNECTIONS: usize = 1_000_000;
+/// The longest a client may be given to send a head or a body, or to keep a connection idle:
+/// a connection held longer serves no one, so more is a typo.
+const MAX_CLIENT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// A minimum body rate above this (8 Gbit/s) would refuse bodies from clients on most networks:
+/// a typo.
+const MAX_BODY_MIN_RATE: u64 = 1 << 30;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (host_config, server_config) = match configure(&args) {
@@ -51,6 +61,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let address = SocketAddr::new(args.host, args.port);
         match raise_open_files_limit() {
+            Ok(open_files) if open_files < server_config.max_connections as u64 => {
+                tracing::warn!(
+                    open_files,
+                    max_connections = server_config.max_connections,
+                    "the open files limit is below --max-connections: connections past it \
+                     cannot be accepted, and outbound calls fail"
+                );
+            }
             Ok(open_files) => tracing::debug!(open_files, "open files limit"),
             Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
         }
@@ -59,7 +77,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let counts = host.clone();
         let state = AppState::new(host, server_config);
         eprintln!("listening on http://{local}");
-        serve(listener, router(state.clone()), state, shutdown_signal()).await?;
+        serve(listener, router(state.clone()), state, shutdown_signal()).await;
         let outbound = counts.outbound_stats();
         tracing::info!(
             outbound_completed = outbound.completed,
@@ -103,6 +121,26 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
             return Err(format!("{flag} must be 1 to {MAX_SLOTS}"));
         }
     }
+    if args.max_connections == 0 || args.max_connections > MAX_CONNECTIONS {
+        return Err(format!("--max-connections must be 1 to {MAX_CONNECTIONS}"));
+    }
+    for (flag, value) in [
+        ("--header-timeout", args.header_timeout),
+        ("--body-timeout", args.body_timeout),
+        ("--keep-alive-timeout", args.keep_alive_timeout),
+    ] {
+        if value.is_zero() || *value > MAX_CLIENT_TIMEOUT {
+            return Err(format!(
+                "{flag} must be more than zero and at most {}",
+                humantime::format_duration(MAX_CLIENT_TIMEOUT)
+            ));
+        }
+    }
+    if args.body_min_rate == 0 || args.body_min_rate > MAX_BODY_MIN_RATE {
+        return Err(format!(
+            "--body-min-rate must be 1 to {MAX_BODY_MIN_RATE} bytes a second"
+        ));
+    }
     let max_total_memory = args.max_total_memory.or_else(default_total_memory);
     if let Some(total) = max_total_memory
         && total < args.limits.max_memory
@@ -141,6 +179,11 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
         max_queue: args.max_queue,
         shutdown_grace: args.shutdown_grace,
         debug: args.debug,
+        header_timeout: args.header_timeout.into(),
+        body_timeout: args.body_timeout.into(),
+        body_min_rate: args.body_min_rate,
+        keep_alive_timeout: args.keep_alive_timeout.into(),
+        max_connections: args.max_connections,
     };
     Ok((host, server))
 }

@@ -133,7 +133,10 @@ static bool parse_url(const char *url, target *out, http_error *error) {
                              INVALID "the URL port \"%.*s\" is not a number from 1 to 65535",
                              (int)(rest + authority_len - digits), digits);
     }
-    char host[256];
+    // 255 bytes of name, or an IPv6 literal of up to 255 inside its two brackets.
+    char host[258];
+    if (host_len >= sizeof host)
+        return http_fail(error, bad, INVALID "the URL host is longer than 255 bytes");
     for (size_t i = 0; i < host_len; i++)
         host[i] = rest[i] >= 'A' && rest[i] <= 'Z' ? (char)(rest[i] - 'A' + 'a') : rest[i];
     host[host_len] = 0;
@@ -187,11 +190,14 @@ static bool add_header(wasi_http_types_borrow_fields_t fields, const char *name,
 
 static bool add_headers(const http_request *request, wasi_http_types_borrow_fields_t fields,
                         http_error *error) {
+    bool has_length = false;
     for (size_t i = 0; i < request->header_count; i++) {
         if (!add_header(fields, request->headers[i].name, request->headers[i].value, error))
             return false;
+        has_length = has_length || strcasecmp(request->headers[i].name, "content-length") == 0;
     }
-    if (!request->body) return true;
+    // The caller's own length is sent as given, not twice.
+    if (!request->body || has_length) return true;
     char length[24];
     snprintf(length, sizeof length, "%zu", request->body_len);
     return add_header(fields, "content-length", length, error);
@@ -265,13 +271,14 @@ static bool write_all(wasi_io_streams_borrow_output_stream_t out, const uint8_t 
     while (ok && len > 0) {
         uint64_t permitted;
         ok = wasi_io_streams_method_output_stream_check_write(out, &permitted, &failure);
-        if (ok && permitted == 0) {
+        if (!ok) break;
+        if (permitted == 0) {
             wait_for(wasi_io_streams_method_output_stream_subscribe(out));
             continue;
         }
         size_t size = len < permitted ? len : (size_t)permitted;
         outbound_handler_list_u8_t piece = {(uint8_t *)data, size};
-        ok = ok && wasi_io_streams_method_output_stream_write(out, &piece, &failure);
+        ok = wasi_io_streams_method_output_stream_write(out, &piece, &failure);
         data += size;
         len -= size;
     }
@@ -433,6 +440,8 @@ static long read_stream(http_response *response, char *out, size_t cap, http_err
 
 long http_read(http_response *response, void *buf, size_t cap, http_error *error) {
     error->kind = HTTP_OK;
+    // Nothing fits: a read of zero bytes would look like "nothing yet" forever.
+    if (cap == 0) return 0;
     size_t pending = response->pending.len - response->start;
     if (pending == 0) return read_stream(response, buf, cap, error);
     // What a line reader has read ahead comes first.

@@ -35,8 +35,9 @@ start=$EPOCHREALTIME
 
 # Builds started at once (make's jobs, tests) take turns, to the end of the script: `npm ci`
 # empties node_modules first, under the feet of a build bundling from it. The lock is this file.
+# flock is util-linux's: where it is missing (macOS), builds simply do not take turns.
 exec 9<"${BASH_SOURCE[0]}"
-flock 9
+if command -v flock >/dev/null; then flock 9; fi
 
 # node_modules is current when it was installed from this exact package.json and lockfile.
 stamp_file="$here/node_modules/.wasm-agent-build-stamp"

@@ -495,7 +495,9 @@ def _stream_error(failure, origin):
     head, _, detail = text.partition("\n")[0].partition(": ")
     name = _STREAM_FAILURES.get(head)
     if name is None:
-        return HttpError("connection", f"reading the response from {origin} failed: {text}", origin)
+        # Only the host's first line: the rest is its cause chain, meant for the host's log.
+        first = text.partition("\n")[0]
+        return HttpError("connection", f"reading the response from {origin} failed: {first}", origin)
     size = detail.removesuffix(" bytes")
     kind, message = _describe(name, int(size) if size.isdigit() else None, origin)
     return HttpError(kind, message, origin)

@@ -1,5 +1,6 @@
 //! How an ended call is classified for its caller, in one place: a trap or host error by its
-//! cause, which the store recorded, before its symptom.
+//! cause, which the store recorded, before its symptom; and a call the host stopped at shutdown
+//! apart from one its caller cancelled, since only the first is the server's to answer for.
 
 use wasmtime::{PoolConcurrencyLimitError, Trap, WasmBacktrace};
 
@@ -27,8 +28,37 @@ pub enum Ended<T> {
 
 pub type CallResult = wasmtime::Result<Result<Option<String>, GuestFailure>>;
 
-/// Decides, in one place, what an ended call means for the caller.
+/// Decides, in one place, what an ended call means for the caller. `stopping` says whether the
+/// host had been stopped (shutdown) by the time the call ended.
 pub fn classify(
+    ended: Ended<CallResult>,
+    state: &InvocationState,
+    config: &HostConfig,
+    deadline: &Deadline,
+    stopping: bool,
+) -> Result<Completion, InvokeError> {
+    match classify_ended(ended, state, config, deadline) {
+        // Once the host has stopped a call, its failure is the stop's doing: a closed `emit`
+        // (the SDK's 499), an outbound call cut off (a 502), a trap on an error the guest
+        // unwrapped. Only running out of its own time stays the guest's.
+        Err(error) if stopping && !matches!(error, InvokeError::Timeout(_)) => {
+            Err(InvokeError::ShuttingDown)
+        }
+        outcome => outcome,
+    }
+}
+
+/// The error of a call cancelled before it ended: by the shutdown if the host is `stopping`,
+/// otherwise by its caller, who went away.
+pub fn cancelled(stopping: bool) -> InvokeError {
+    if stopping {
+        InvokeError::ShuttingDown
+    } else {
+        InvokeError::Cancelled
+    }
+}
+
+fn classify_ended(
     ended: Ended<CallResult>,
     state: &InvocationState,
     config: &HostConfig,

@@ -118,6 +118,7 @@ pub fn load_into(serialized: &Serialized<'_>, engine: &Engine) -> Result<Compone
 
 /// Compiles `bytes` ahead of time for the target `compiler` was configured for: a `.cwasm`.
 pub fn precompile(compiler: &Engine, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
+    crate::component::servable(bytes)?;
     compiler
         .precompile_component(bytes)
         .map_err(|e| LoadError::Invalid(format!("{e:#}")))

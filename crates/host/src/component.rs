@@ -6,6 +6,7 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use crate::bindings::{BackgroundIndices, Handler, HandlerIndices, WebsocketIndices, add_socket};
 use crate::error::LoadError;
 use crate::state::InvocationState;
+use crate::wasm_kind::WasmKind;
 
 /// The exported interface of background work.
 const BACKGROUND: &str = "wasm-agent:handler/background@0.1.0";
@@ -44,7 +45,16 @@ impl ComponentInfo {
 
 /// Compiles a component.
 pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
+    servable(bytes)?;
     Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))
+}
+
+/// Refuses a file that is not a component before the decoder does, in words.
+pub fn servable(bytes: &[u8]) -> Result<(), LoadError> {
+    match WasmKind::of(bytes).not_servable() {
+        Some(why) => Err(LoadError::NotAComponent(why)),
+        None => Ok(()),
+    }
 }
 
 /// Describes a compiled component.

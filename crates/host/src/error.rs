@@ -15,6 +15,9 @@ pub enum LoadError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// The file is not a component at all, by its first bytes.
+    #[error("{0}")]
+    NotAComponent(&'static str),
     /// The bytes are not a valid WebAssembly component.
     #[error("not a valid WebAssembly component: {0}")]
     Invalid(String),
@@ -35,7 +38,7 @@ pub enum LoadError {
     Pool(String),
 }
 
-/// Why an invocation failed. Each variant is one cause, decided in one place (`run::classify`).
+/// Why an invocation failed. Each variant is one cause, decided in one place (`classify`).
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum InvokeError {
     /// The invocation ran past its deadline.
@@ -70,9 +73,15 @@ pub enum InvokeError {
     /// The guest emitted or returned something that is not one JSON document.
     #[error("the handler produced invalid JSON: {0}")]
     InvalidOutput(String),
-    /// The caller cancelled the invocation and the guest did not return within the grace period.
+    /// The caller cancelled the invocation (its client went away) and the guest did not return
+    /// within the grace period.
     #[error("the invocation was cancelled")]
     Cancelled,
+    /// The host was stopped ([`Host::cancel_all`](crate::Host::cancel_all), at shutdown) before
+    /// the invocation completed: the server gave up on it, not the handler, and the same request
+    /// may succeed on another try.
+    #[error("the server is shutting down; try again")]
+    ShuttingDown,
     /// No instance slot was free.
     #[error("no instance slot is free: {0}")]
     Capacity(String),
@@ -97,6 +106,7 @@ impl InvokeError {
             Self::Guest { .. } => "Guest",
             Self::InvalidOutput(_) => "InvalidOutput",
             Self::Cancelled => "Cancelled",
+            Self::ShuttingDown => "ShuttingDown",
             Self::Capacity(_) => "Capacity",
             Self::SessionBusy(_) => "SessionBusy",
             Self::Internal(_) => "Internal",

@@ -262,9 +262,17 @@ impl Host {
         }
     }
 
-    /// Cancels every invocation in progress (at shutdown): each gets the cancel grace to return.
+    /// Stops the host (at shutdown): cancels every invocation in progress, each getting the
+    /// cancel grace to return, and refuses any submitted later. An invocation this stops that
+    /// does not complete ends in [`InvokeError::ShuttingDown`], not [`InvokeError::Cancelled`].
     pub fn cancel_all(&self) {
         self.inner.root.cancel();
+    }
+
+    /// Completes once [`cancel_all`](Self::cancel_all) has been called: for a caller still
+    /// waiting to submit an invocation, which the host would now refuse.
+    pub async fn stopped(&self) {
+        self.inner.root.cancelled().await;
     }
 
     /// Bytes of linear memory all instances hold now, if a process-wide budget is set.

@@ -29,6 +29,14 @@ pub(crate) struct Inner {
     pub _ticker: EpochTicker,
 }
 
+impl Inner {
+    /// Whether the host has been stopped ([`Host::cancel_all`](crate::Host::cancel_all)): every
+    /// call it cancels from then on was cancelled by the shutdown, not by its caller.
+    pub fn is_stopping(&self) -> bool {
+        self.root.is_cancelled()
+    }
+}
+
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inner")

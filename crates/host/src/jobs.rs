@@ -8,6 +8,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::classify;
 use crate::error::InvokeError;
 use crate::events::EventSender;
 use crate::inner::Inner;
@@ -36,23 +37,17 @@ pub async fn invoke(inner: &Arc<Inner>, job: Job) -> Result<Completion, InvokeEr
         session_id = context.session_id.as_deref().unwrap_or(""),
     );
     let session = inner.shared.config.session_of(context).map(str::to_owned);
+    // How it ended is the caller's to log: only the caller knows whether anyone was still
+    // waiting for the outcome (a client that left makes the guest's failure moot).
     async {
-        let started = Instant::now();
-        let outcome = match session {
+        // Work that arrives after the host was stopped is not started: it could only be cut off.
+        if inner.is_stopping() {
+            return Err(InvokeError::ShuttingDown);
+        }
+        match session {
             Some(id) => in_session(inner, job, &id).await,
             None => in_call(inner, &mut None, job).await.outcome,
-        };
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-        match &outcome {
-            Ok(_) => tracing::debug!(elapsed_ms, "invocation completed"),
-            Err(error @ InvokeError::Guest { status, .. }) => {
-                tracing::info!(elapsed_ms, status, %error, "invocation returned a failure");
-            }
-            Err(error) => {
-                tracing::warn!(elapsed_ms, kind = error.kind(), %error, "invocation failed")
-            }
         }
-        outcome
     }
     .instrument(span)
     .await
@@ -68,7 +63,7 @@ async fn in_session(inner: &Arc<Inner>, job: Job, id: &str) -> Result<Completion
         () = tokio::time::sleep_until(job.deadline.at().into()) => {
             return Err(InvokeError::Timeout(job.deadline.limit()));
         }
-        () = job.cancel.cancelled() => return Err(InvokeError::Cancelled),
+        () = job.cancel.cancelled() => return Err(classify::cancelled(inner.is_stopping())),
     };
     // Its turn came too late: entering the instance now would only cut it off mid-call and
     // lose the session's state for a delay that was not its own.

@@ -9,7 +9,8 @@
 //! Modules:
 //! - [`config`]: the limits and pool sizes, with their defaults;
 //! - `engine`: the wasmtime `Engine` (pooling allocator, epochs, fuel) and the epoch ticker;
-//! - `component`: loading, checking and describing a component;
+//! - `component`: loading, checking and describing a component; [`WasmKind`], what a file's
+//!   first bytes say it is;
 //! - `host`: [`Host`], and `inner`, the state it shares with `jobs` (sessions, background runs,
 //!   WebSockets on the pool) and `run` (one call in one store);
 //! - [`invocation`]: what a caller submits and gets back;
@@ -47,6 +48,7 @@ mod socket;
 mod state;
 mod stdio;
 pub mod tasks;
+mod wasm_kind;
 
 pub use component::ComponentInfo;
 pub use config::{HostConfig, InstanceScope};
@@ -58,3 +60,4 @@ pub use outbound::{OutboundConfig, OutboundSnapshot};
 pub use shared::GuestStatus;
 pub use socket::{Message, RunningSocket, SocketInput};
 pub use tasks::AsyncTasks;
+pub use wasm_kind::WasmKind;

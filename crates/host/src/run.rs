@@ -91,7 +91,13 @@ pub async fn call(
     };
     let ended = supervise(run, &deadline, cancel, inner.shared.config.cancel_grace).await;
     let reusable = matches!(ended, Ended::Finished(Ok(_)));
-    let outcome = classify(ended, store.data(), &inner.shared.config, &deadline);
+    let outcome = classify(
+        ended,
+        store.data(),
+        &inner.shared.config,
+        &deadline,
+        inner.is_stopping(),
+    );
     let call = store.data_mut().end();
     if reusable && let Some(instance) = live {
         *slot = Some(Instance {

@@ -34,6 +34,8 @@ impl Socket {
     /// The client's next message; none once it has closed the connection or gone away.
     pub async fn receive(&mut self) -> Option<Message> {
         tokio::select! {
+            // What the client sent before it closed is the guest's to read first.
+            biased;
             message = self.incoming.recv() => message,
             () = self.cancel.cancelled() => None,
         }
@@ -42,8 +44,10 @@ impl Socket {
     /// Sends a message to the client, waiting while the buffer is full.
     pub async fn send(&self, message: Message) -> Result<(), Closed> {
         tokio::select! {
-            sent = self.outgoing.send(message) => sent.map_err(|_| Closed),
+            // Once the connection is closing nothing more reaches the client, room or not.
+            biased;
             () = self.cancel.cancelled() => Err(Closed),
+            sent = self.outgoing.send(message) => sent.map_err(|_| Closed),
         }
     }
 }
@@ -94,8 +98,9 @@ impl SocketInput {
         self.to_guest.send(message).await.is_ok()
     }
 
-    /// The client has closed the connection or gone away: the guest's `receive` returns none,
-    /// its `send` fails, and it is cut off if it does not return within the cancel grace.
+    /// The client has closed the connection or gone away: the guest's `receive` returns the
+    /// messages already delivered and then none, its `send` fails, and it is cut off if it does
+    /// not return within the cancel grace.
     pub fn client_gone(self) {
         self.cancel.cancel();
     }
@@ -136,5 +141,28 @@ impl RunningSocket {
 impl Drop for RunningSocket {
     fn drop(&mut self) {
         self.cancel.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages the client sent before closing reach the guest before `receive` says closed,
+    /// and `send` fails from the close on.
+    #[tokio::test]
+    async fn messages_before_the_close_come_first() -> Result<(), &'static str> {
+        let (_done, outcome) = oneshot::channel();
+        let (mut socket, mut running) = pair(CancellationToken::new(), outcome);
+        let input = running.take_input().ok_or("no input")?;
+        for text in ["one", "two"] {
+            assert!(input.deliver(Message::Text(text.into())).await);
+        }
+        input.client_gone();
+        assert_eq!(socket.receive().await, Some(Message::Text("one".into())));
+        assert_eq!(socket.receive().await, Some(Message::Text("two".into())));
+        assert_eq!(socket.receive().await, None);
+        assert_eq!(socket.send(Message::Text("late".into())).await, Err(Closed));
+        Ok(())
     }
 }

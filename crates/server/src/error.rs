@@ -1,4 +1,5 @@
-//! [`ApiError`]: every error the server answers with, and the one place its status is decided.
+//! [`ApiError`]: every error the server answers with, and the one place its status is decided,
+//! and how an invocation that ends in it ended ([`Outcome`]).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -7,6 +8,7 @@ use wasm_agent_contract::{body, debug};
 use wasm_agent_host::InvokeError;
 
 use crate::config::RETRY_AFTER_SECS;
+use crate::invocation_log::Outcome;
 
 /// An error answered with a JSON body.
 #[derive(Debug, Error)]
@@ -23,6 +25,9 @@ pub enum ApiError {
     /// The body is over the limit.
     #[error("the request body is over the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body stalled, or arrived too slowly to be waited for.
+    #[error("the request body arrived too slowly")]
+    BodyTimeout,
     /// Too many invocations are running and waiting.
     #[error("the server is busy")]
     Busy,
@@ -54,9 +59,10 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnknownAction(_) | Self::NotAWebSocket(_) => StatusCode::BAD_REQUEST,
             Self::NoWebSocket => StatusCode::FORBIDDEN,
-            _ if self.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
+            _ if self.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -67,8 +73,9 @@ impl ApiError {
         }
     }
 
-    /// Whether the server, not the request, is at fault for now: 503, and the client may retry.
-    fn is_busy(&self) -> bool {
+    /// Whether the server, not the request, is at fault for now: 503, and the client may retry
+    /// (here later, or on another replica if this one is shutting down).
+    fn is_unavailable(&self) -> bool {
         matches!(
             self,
             Self::Busy
@@ -76,8 +83,43 @@ impl ApiError {
                     InvokeError::Capacity(_)
                         | InvokeError::MemoryBudget(_)
                         | InvokeError::SessionBusy(_)
+                        | InvokeError::ShuttingDown
                 )
         )
+    }
+
+    /// How an invocation that ends in this error ended, for its log line.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Invocation(InvokeError::Timeout(_)) => Outcome::TimedOut,
+            Self::Invocation(InvokeError::ShuttingDown) => Outcome::Cancelled,
+            // Only a caller that went away cancels an invocation.
+            Self::Invocation(InvokeError::Cancelled) => Outcome::ClientGone,
+            // No instance was had: the guest never ran.
+            Self::Invocation(InvokeError::Capacity(_) | InvokeError::SessionBusy(_)) => {
+                Outcome::Refused
+            }
+            Self::Invocation(_) => Outcome::Failed,
+            _ => Outcome::Refused,
+        }
+    }
+
+    /// A short name for the kind of error, for logs: the host's kind for a failed invocation.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "InvalidJson",
+            Self::InvalidEncoding(_) => "InvalidEncoding",
+            Self::UnreadableBody(_) => "UnreadableBody",
+            Self::PayloadTooLarge(_) => "PayloadTooLarge",
+            Self::BodyTimeout => "BodyTimeout",
+            Self::Busy => "Busy",
+            Self::NotFound => "NotFound",
+            Self::MethodNotAllowed(_) => "MethodNotAllowed",
+            Self::UnknownAction(_) => "UnknownAction",
+            Self::NoWebSocket => "NoWebSocket",
+            Self::NotAWebSocket(_) => "NotAWebSocket",
+            Self::Invocation(error) => error.kind(),
+        }
     }
 
     /// The JSON body, in the SDK's compact style.
@@ -109,7 +151,7 @@ impl IntoResponse for ApiError {
             .into_response();
         let headers = response.headers_mut();
         match &self {
-            _ if self.is_busy() => {
+            _ if self.is_unavailable() => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
             Self::MethodNotAllowed(allow) => {
@@ -156,6 +198,11 @@ mod tests {
             ),
             (ApiError::Busy, 503, r#"{"error":"the server is busy"}"#),
             (
+                ApiError::Invocation(InvokeError::ShuttingDown),
+                503,
+                r#"{"error":"the server is shutting down; try again"}"#,
+            ),
+            (
                 ApiError::Invocation(InvokeError::MemoryBudget(1 << 30)),
                 503,
                 r#"{"error":"the server's memory budget for all handlers (1024 MiB) is in use; try again"}"#,
@@ -167,12 +214,49 @@ mod tests {
         }
     }
 
-    /// Refusals tell the client when to retry; 405 says what is allowed.
+    /// Refusals, and work given up at shutdown, tell the client when to retry; 405 says what is
+    /// allowed.
     #[test]
     fn retry_after_and_allow() {
         let busy = ApiError::Busy.into_response();
         assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        let stopping = ApiError::Invocation(InvokeError::ShuttingDown).into_response();
+        assert_eq!(stopping.headers()[header::RETRY_AFTER], "1");
         let wrong = ApiError::MethodNotAllowed("GET, HEAD").into_response();
         assert_eq!(wrong.headers()[header::ALLOW], "GET, HEAD");
+    }
+
+    /// A shutdown's cancellation is the server giving up, a caller's is the client leaving; a
+    /// timeout and a refusal are told apart from a failure.
+    #[test]
+    fn outcomes() {
+        let cases = [
+            (
+                ApiError::Invocation(InvokeError::ShuttingDown),
+                Outcome::Cancelled,
+            ),
+            (
+                ApiError::Invocation(InvokeError::Cancelled),
+                Outcome::ClientGone,
+            ),
+            (
+                ApiError::Invocation(InvokeError::Timeout(std::time::Duration::from_secs(1))),
+                Outcome::TimedOut,
+            ),
+            (
+                ApiError::Invocation(InvokeError::Trap("x".into())),
+                Outcome::Failed,
+            ),
+            (
+                ApiError::Invocation(InvokeError::SessionBusy(1)),
+                Outcome::Refused,
+            ),
+            (ApiError::Busy, Outcome::Refused),
+            (ApiError::PayloadTooLarge(1), Outcome::Refused),
+            (ApiError::InvalidJson("x".into()), Outcome::Refused),
+        ];
+        for (error, outcome) in cases {
+            assert_eq!(error.outcome(), outcome, "{error:?}");
+        }
     }
 }

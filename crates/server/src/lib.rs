@@ -9,22 +9,36 @@
 //! - [`config`]: the server's limits, with their defaults;
 //! - `routes`: one file per route, and [`router`] that builds them all;
 //! - `admission`: the bound on invocations holding an instance, and the bounded queue;
-//! - `payload`: reading and checking a request body;
+//! - `payload`: reading a request body within the payload limit and the minimum rate, and
+//!   checking it;
 //! - `stream`: the SSE body of a streaming reply;
-//! - `error`: [`ApiError`], the one place an HTTP status is decided;
+//! - `invocation_log`: the one log line each invocation ends with, however it ends;
+//! - `error`: [`ApiError`], the one place an HTTP status is decided, and what outcome an
+//!   invocation that fails with it is logged with;
 //! - `listen`: [`listen`], the listening socket with a backlog for bursts, and
 //!   [`raise_open_files_limit`];
-//! - `serve`: [`serve`], with graceful shutdown.
+//! - `connections`: the accept loop, the limit on connections, and their drain at shutdown;
+//! - `connection`: one connection served by hyper (HTTP/1.1, h2c, upgrades), with its slot
+//!   under the limit;
+//! - `watchdog`: when a connection is closed because its client is slow to send a head, or
+//!   has gone idle;
+//! - `serve`: [`serve`], with graceful shutdown;
+//! - `websockets`: the open WebSocket connections, so shutdown can close them.
 
 mod admission;
 pub mod config;
+mod connection;
+mod connections;
 mod error;
+mod invocation_log;
 mod listen;
 mod payload;
 mod routes;
 mod serve;
 mod state;
 mod stream;
+mod watchdog;
+mod websockets;
 
 pub use config::ServerConfig;
 pub use error::ApiError;

@@ -1,13 +1,12 @@
 //! [`serve`]: accept connections until shutdown, then drain within a grace period.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
+use crate::connections::Connections;
 use crate::state::AppState;
 
 /// Serves `app` on `listener` (HTTP/1.1 and h2c) until `shutdown` completes; then stops
@@ -18,37 +17,30 @@ pub async fn serve(
     app: Router,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Each event is its own write: Nagle's algorithm would hold small SSE frames back.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let (signalled, on_signal) = oneshot::channel::<()>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = signalled.send(());
-        })
-        .into_future();
-    tokio::pin!(server);
+) {
+    let connections = Connections::new(app, state.config());
     tokio::select! {
-        result = &mut server => return result,
-        Ok(()) = on_signal => {}
+        never = connections.accept(listener) => match never {},
+        () = shutdown => {}
     }
+    // The accept loop, and with it the listener, is gone: new connections are refused.
     let grace = state.config().shutdown_grace;
     tracing::info!(
         grace_ms = grace.as_millis() as u64,
         "shutting down: draining in-flight invocations"
     );
-    if let Ok(result) = tokio::time::timeout(grace, &mut server).await {
-        return result;
+    // hyper drains HTTP requests but not upgraded connections: WebSockets are told to close
+    // (1001) and waited for alongside, so none is cut off without a close frame.
+    let (drained, _) = tokio::join!(
+        tokio::time::timeout(grace, connections.drain()),
+        tokio::time::timeout(grace, state.websockets().close_all()),
+    );
+    if drained.is_err() {
+        tracing::warn!("shutdown grace is over: cancelling the invocations still running");
+        state.host().cancel_all();
+        // Cancelled guests get the cancel grace to return; their replies then end.
+        let cancel_grace = state.host().config().cancel_grace + Duration::from_secs(1);
+        let _ = tokio::time::timeout(cancel_grace, connections.drain()).await;
     }
-    tracing::warn!("shutdown grace is over: cancelling the invocations still running");
-    state.host().cancel_all();
-    // Cancelled guests get the cancel grace to return; their replies then end.
-    let cancel_grace = state.host().config().cancel_grace + Duration::from_secs(1);
-    match tokio::time::timeout(cancel_grace, &mut server).await {
-        Ok(result) => result,
-        Err(_) => Ok(()),
-    }
+    connections.log_counts();
 }

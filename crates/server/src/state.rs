@@ -9,8 +9,10 @@ use wasm_agent_host::{GuestStatus, Host};
 
 use crate::admission::Admission;
 use crate::config::ServerConfig;
+use crate::websockets::WebSockets;
 
-/// The server's shared state: the host, the limits, admission and the ping clock.
+/// The server's shared state: the host, the limits, admission, the ping clock and the open
+/// WebSocket connections.
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Shared>,
@@ -22,6 +24,7 @@ struct Shared {
     config: ServerConfig,
     admission: Admission,
     ping: PingClock,
+    websockets: WebSockets,
     // The status a debug action forced: 0 none, 1 Healthy, 2 HealthyBusy.
     forced: AtomicU8,
 }
@@ -36,6 +39,7 @@ impl AppState {
                 config,
                 admission,
                 ping: PingClock::default(),
+                websockets: WebSockets::default(),
                 forced: AtomicU8::new(0),
             }),
         }
@@ -53,6 +57,11 @@ impl AppState {
 
     pub(crate) fn admission(&self) -> &Admission {
         &self.inner.admission
+    }
+
+    /// The open WebSocket connections, which shutdown closes.
+    pub(crate) fn websockets(&self) -> &WebSockets {
+        &self.inner.websockets
     }
 
     /// The status `/ping` reports now: forced by a debug action, else set by a guest, else

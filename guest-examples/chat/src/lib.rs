@@ -16,6 +16,8 @@ static HISTORY: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn chat(payload: Value, ctx: &Context) -> Result<Value, Failure> {
     if let Some(ms) = payload["sleep_ms"].as_u64() {
+        // In the server's log: tests wait for it to know the guest is running.
+        println!("sleeping {ms} ms");
         std::thread::sleep(Duration::from_millis(ms));
     }
     if payload["panic"] == true {

@@ -2,7 +2,8 @@
 //! the context the handler saw, `tick` sends `tick 1` to `tick 3`, one per 100 ms without a
 //! message, `schedule` schedules background work (which logs `ws job ran`) and replies
 //! `scheduled`, `spin` loops forever, `fail` fails the handler, `panic` traps, `bye` returns.
-//! `/invocations` echoes the payload.
+//! When `receive` says the connection is closed it logs `ws-echo: receive says closed` and
+//! returns. `/invocations` echoes the payload.
 
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ fn serve(socket: &Socket, ctx: &Context) -> Result<(), Failure> {
                     match socket.receive_timeout(Duration::from_millis(100)) {
                         Received::TimedOut => socket.send_text(&format!("tick {tick}"))?,
                         Received::Message(message) => socket.send(&message)?,
-                        Received::Closed => return Ok(()),
+                        Received::Closed => return closed(),
                     }
                 }
             }
@@ -51,6 +52,12 @@ fn serve(socket: &Socket, ctx: &Context) -> Result<(), Failure> {
             _ => socket.send(&message)?,
         }
     }
+    closed()
+}
+
+/// Ends a connection the client (or the host) has closed, saying so in the log for the tests.
+fn closed() -> Result<(), Failure> {
+    println!("ws-echo: receive says closed");
     Ok(())
 }
 

@@ -19,7 +19,8 @@ use wasmtime_wasi_http::{Error, WasiBody};
 /// Bytes of an unsent body read before it is dropped: more than a model request's prompt,
 /// little enough that a guest cannot make the host read forever.
 const DRAIN_LIMIT: usize = 1 << 20;
-/// How long an unsent body is read for.
+/// How long an unsent body is read for: a guest writes its body straight after `handle`, so
+/// a second is plenty, and a guest that stops writing cannot hold a task longer.
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 
 /// Reads `body`, within the bounds, and drops it.
@@ -44,6 +45,7 @@ pub struct DrainOnDrop {
 }
 
 impl DrainOnDrop {
+    /// Wraps the body a guest is writing.
     pub fn new(body: WasiBody) -> Self {
         Self {
             body: Some(body),
@@ -101,5 +103,62 @@ impl std::fmt::Debug for DrainOnDrop {
         f.debug_struct("DrainOnDrop")
             .field("ended", &self.ended)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
+    use http_body::{Body, Frame};
+    use http_body_util::BodyExt;
+    use tokio::sync::mpsc;
+    use wasmtime_wasi_http::Error;
+
+    use super::DrainOnDrop;
+
+    /// A body fed by a channel of one, as a guest's is: each send waits for a read.
+    struct Fed(mpsc::Receiver<Bytes>);
+
+    impl Body for Fed {
+        type Data = Bytes;
+        type Error = Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+            self.0
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+        }
+    }
+
+    fn channel_body() -> (mpsc::Sender<Bytes>, DrainOnDrop) {
+        let (sender, receiver) = mpsc::channel(1);
+        (sender, DrainOnDrop::new(Fed(receiver).boxed_unsync()))
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_unread_is_read_to_its_end() {
+        let (sender, body) = channel_body();
+        drop(body);
+        for _ in 0..4 {
+            let sent = tokio::time::timeout(Duration::from_secs(5), sender.send(Bytes::from("x")));
+            assert!(matches!(sent.await, Ok(Ok(()))), "the writer was cut off");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_read_to_its_end_is_left_alone() {
+        let (sender, mut body) = channel_body();
+        sender.send(Bytes::from("x")).await.unwrap();
+        drop(sender);
+        while body.frame().await.is_some() {}
+        drop(body);
     }
 }

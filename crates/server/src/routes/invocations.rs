@@ -4,10 +4,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wasm_agent_host::{Completion, Context, Invocation};
+use wasm_agent_host::{Completion, Context, Event, Invocation, InvokeError, RunningInvocation};
 
 use super::debug;
 use crate::error::ApiError;
+use crate::invocation_log::InvocationLog;
 use crate::state::AppState;
 use crate::{payload, stream};
 
@@ -15,7 +16,9 @@ use crate::{payload, stream};
 static REQUEST_ID: HeaderName =
     HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-request-id");
 
-/// Reads, checks and admits the request, runs the handler, and replies.
+/// Reads, checks and admits the request, runs the handler, and replies. Its log line is written
+/// when `log` is dropped: here for a JSON reply, with the stream for an event stream, and
+/// wherever hyper drops either if the client leaves first.
 pub async fn invoke(
     State(state): State<AppState>,
     request_headers: HeaderMap,
@@ -23,12 +26,20 @@ pub async fn invoke(
 ) -> Response {
     let context = super::context(&request_headers);
     let request_id = context.request_id.clone();
+    let mut log = InvocationLog::start(&request_id, context.session_id.as_deref());
     let mut response = match run(&state, context, body).await {
-        Ok(response) => response,
+        Ok(Reply::Whole(response)) => {
+            log.set_status(response.status());
+            log.completed();
+            response
+        }
+        Ok(Reply::Stream(first, running)) => {
+            log.set_status(StatusCode::OK);
+            sse_response(stream::body(first, running, log))
+        }
         Err(error) => {
-            if error.status().is_server_error() {
-                tracing::warn!(request_id, %error, "invocation failed");
-            }
+            log.set_status(error.status());
+            log.end(error.outcome(), Some(error.kind()), Some(error.to_string()));
             error.into_response()
         }
     };
@@ -38,10 +49,16 @@ pub async fn invoke(
     response
 }
 
-async fn run(state: &AppState, context: Context, body: Body) -> Result<Response, ApiError> {
+/// What the handler answered: a whole reply, or the first event of a stream and the rest.
+enum Reply {
+    Whole(Response),
+    Stream(Event, RunningInvocation),
+}
+
+async fn run(state: &AppState, context: Context, body: Body) -> Result<Reply, ApiError> {
     let payload = payload::read(state, body).await?;
     if let Some(reply) = debug::answer(state, &payload) {
-        return Ok(reply);
+        return Ok(Reply::Whole(reply));
     }
     let config = state.config();
     let in_session = state.host().config().session_of(&context).is_some();
@@ -57,19 +74,19 @@ async fn run(state: &AppState, context: Context, body: Body) -> Result<Response,
         // earlier invocations would let a few busy sessions lock every other client out.
         state.host().invoke(invocation)
     } else {
-        let permit = state
-            .admission()
-            .admit(config.timeout)
-            .await
-            .map_err(|_| ApiError::Busy)?;
+        let permit = tokio::select! {
+            permit = state.admission().admit(config.timeout) => permit.map_err(|_| ApiError::Busy)?,
+            // Past the shutdown grace nothing more will be admitted in time to run.
+            () = state.host().stopped() => return Err(InvokeError::ShuttingDown.into()),
+        };
         // The permit is held until the instance is gone, so admission never lets in more
         // invocations than the pool has fresh instances.
         state.host().invoke_holding(invocation, permit)
     };
     // Dropping `running` (the client went away) cancels the invocation.
     match running.next_event().await {
-        Some(first) => Ok(sse_response(stream::body(first, running))),
-        None => Ok(reply(running.outcome().await?)),
+        Some(first) => Ok(Reply::Stream(first, running)),
+        None => Ok(Reply::Whole(reply(running.outcome().await?))),
     }
 }
 
