@@ -199,16 +199,6 @@ fn every_language_calls_a_model_alike() -> TestResult {
         token_pause: Duration::from_millis(150),
         ..MockConfig::default()
     })?;
-    let url = model.url();
-    let endpoint = format!("MODEL_ENDPOINT={url}/v1");
-    let flags = [
-        "--allow-outbound",
-        &url,
-        "--env",
-        &endpoint,
-        "--env",
-        "MODEL_ID=mock-model",
-    ];
     let mut expected: Vec<Value> = ["Hello", " from", " the", " mock"]
         .iter()
         .map(|token| json!({ "token": token }))
@@ -216,7 +206,7 @@ fn every_language_calls_a_model_alike() -> TestResult {
     expected.push(json!({"reply": "Hello from the mock", "model": "mock-model"}));
     let mut failures = Vec::new();
     for language in LANGUAGES {
-        let server = Server::start(language, &flags)?;
+        let server = model.serve_agent(language, "mock-model", &[])?;
         let finished_before = model.streams_finished();
         let (head, mut reader) = server.invoke_streaming(br#"{"ask": "Say hello"}"#)?;
         let content_type = head.header("content-type").unwrap_or_default();

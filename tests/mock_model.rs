@@ -32,6 +32,8 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
 
+use crate::server::Server;
+
 /// What the mock model answers, and how fast.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
@@ -184,6 +186,29 @@ impl MockModel {
     /// Its base URL, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn url(&self) -> String {
         format!("{}://{}", self.scheme, self.address)
+    }
+
+    /// Serves `guest` as an agent with this mock as its model: allowed to reach it, and granted
+    /// `MODEL_ENDPOINT` (its `/v1`) and `MODEL_ID`, with `extra` flags.
+    pub fn serve_agent(
+        &self,
+        guest: &str,
+        model_id: &str,
+        extra: &[&str],
+    ) -> Result<Server, Box<dyn std::error::Error>> {
+        let url = self.url();
+        let endpoint = format!("MODEL_ENDPOINT={url}/v1");
+        let model = format!("MODEL_ID={model_id}");
+        let mut flags = vec![
+            "--allow-outbound",
+            &url,
+            "--env",
+            &endpoint,
+            "--env",
+            &model,
+        ];
+        flags.extend_from_slice(extra);
+        Server::start(guest, &flags)
     }
 
     /// Every request received so far, in order.

@@ -207,19 +207,7 @@ fn a_client_leaving_a_model_call_is_not_a_failure() -> TestResult {
         token_pause: Duration::from_millis(200),
         ..MockConfig::default()
     })?;
-    let url = model.url();
-    let endpoint = format!("MODEL_ENDPOINT={url}/v1");
-    let flags = [
-        "--allow-outbound",
-        &url,
-        "--env",
-        &endpoint,
-        "--env",
-        "MODEL_ID=m",
-        "--cancel-grace",
-        "2s",
-    ];
-    let server = Server::start("model-agent", &flags)?;
+    let server = model.serve_agent("model-agent", "m", &["--cancel-grace", "2s"])?;
     let mut reader = start(&server, "log-model", r#"{"prompt": "long"}"#)?;
     assert_eq!(read_head(&mut reader)?.status, 200);
     read_chunk(&mut reader)?.ok_or("no first event")?;

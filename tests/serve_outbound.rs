@@ -32,18 +32,7 @@ fn serve_model_agent(
     model: &MockModel,
     extra: &[&str],
 ) -> Result<Server, Box<dyn std::error::Error>> {
-    let url = model.url();
-    let endpoint = format!("MODEL_ENDPOINT={url}/v1");
-    let mut flags = vec![
-        "--allow-outbound",
-        &url,
-        "--env",
-        &endpoint,
-        "--env",
-        "MODEL_ID=m",
-    ];
-    flags.extend_from_slice(extra);
-    Server::start("model-agent", &flags)
+    model.serve_agent("model-agent", "m", extra)
 }
 
 /// The error kind the fetch guest reported, if any.

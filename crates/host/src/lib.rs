@@ -15,6 +15,7 @@
 //!   WebSockets on the pool) and `run` (one call in one store);
 //! - [`invocation`]: what a caller submits and gets back;
 //! - `run`: one invocation in one store, and the classification of its failure ([`InvokeError`]);
+//!   `instance`, an instance kept between a session's calls;
 //! - `state`, `imports`, `events`, `stdio`, `limits`: what a store holds and the host functions;
 //! - [`tasks`]: the async tasks guests register, which `/ping` reports;
 //! - [`json`]: checking that guest output is one JSON document;
@@ -35,6 +36,7 @@ mod events;
 mod host;
 mod imports;
 mod inner;
+mod instance;
 pub mod invocation;
 mod jobs;
 pub mod json;

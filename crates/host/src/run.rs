@@ -12,22 +12,9 @@ use crate::bindings::GuestContext;
 use crate::classify::{CallResult, Ended, classify};
 use crate::error::InvokeError;
 use crate::inner::Inner;
+use crate::instance::Instance;
 use crate::invocation::{Completion, Context, Deadline};
 use crate::state::{Call, InvocationState};
-
-/// An instance and its store, between calls.
-pub struct Instance {
-    store: Store<InvocationState>,
-    instance: component::Instance,
-    created: Instant,
-}
-
-impl Instance {
-    /// When it was created.
-    pub fn created(&self) -> Instant {
-        self.created
-    }
-}
 
 /// What a call asks of an instance.
 #[derive(Debug, Clone, Copy)]

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::HostConfig;
 use crate::error::InvokeError;
+use crate::instance::Instance;
 use crate::limits::MemoryBudget;
-use crate::run::Instance;
 use tokio_util::sync::CancellationToken;
 
 /// The sessions of one host.

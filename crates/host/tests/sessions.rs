@@ -1,24 +1,12 @@
 //! Session instances as the pooling allocator counts them: kept between invocations, and
 //! returned to the pool when dropped.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{TestResult, guest};
 use wasm_agent_host::{Context, Host, HostConfig, Invocation};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn guest(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../guest-examples/dist")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `make guests`",
-        path.display()
-    );
-    path
-}
 
 fn in_session(session: &str) -> Invocation {
     Invocation {

@@ -1,24 +1,12 @@
 //! Who stopped an invocation: the host at shutdown ([`Host::cancel_all`]) or its caller. Only the
 //! first is the server's to answer for, so it ends in its own error whatever the guest did next.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::Duration;
 
+use common::{TestResult, guest};
 use wasm_agent_host::{Context, Host, HostConfig, Invocation, InvokeError};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn guest(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../guest-examples/dist")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `make guests`",
-        path.display()
-    );
-    path
-}
 
 fn invocation(payload: &str) -> Invocation {
     Invocation {

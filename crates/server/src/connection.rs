@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tower::ServiceExt;
 
-use crate::connections::Counts;
+use crate::counts::Counts;
 use crate::watchdog::{Expiry, InFlight, Timeouts, Watchdog};
 
 /// How long an idle connection's close may take: HTTP/2 sends GOAWAY and waits for the

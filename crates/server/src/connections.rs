@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -15,7 +15,8 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::ServerConfig;
 use crate::connection::{self, Shared};
-use crate::watchdog::{Expiry, Timeouts};
+use crate::counts::Counts;
+use crate::watchdog::Timeouts;
 
 /// How long the accept loop waits after an error that is not one connection's (out of file
 /// descriptors, most likely): connections that end meanwhile give some back, and the loop does
@@ -36,26 +37,6 @@ pub struct Connections {
     max: usize,
     // Each connection task holds a receiver, so the channel counts them; true means drain.
     draining: watch::Sender<bool>,
-}
-
-/// What became of the connections, for the log at shutdown.
-#[derive(Debug, Default)]
-pub struct Counts {
-    accepted: AtomicU64,
-    refused: AtomicU64,
-    slow_heads: AtomicU64,
-    idle: AtomicU64,
-}
-
-impl Counts {
-    /// A connection's watchdog closed it.
-    pub fn expired(&self, expiry: Expiry) {
-        let count = match expiry {
-            Expiry::SlowHead => &self.slow_heads,
-            Expiry::Idle => &self.idle,
-        };
-        count.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 impl Connections {

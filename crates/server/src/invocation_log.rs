@@ -110,29 +110,31 @@ impl Drop for InvocationLog {
         let session_id = self.session_id.as_deref().map(display);
         // Microseconds are enough, and spare the reader a float's last digits.
         let duration_ms = display(format!("{:.3}", self.started.elapsed().as_secs_f64() * 1e3));
+        // tracing fixes a line's level where it is written, so the line is written once per
+        // level from one template.
+        macro_rules! ended {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    outcome,
+                    kind,
+                    status,
+                    request_id = %self.request_id,
+                    session_id,
+                    duration_ms,
+                    events = self.events,
+                    error,
+                    "invocation ended"
+                )
+            };
+        }
         match ended.outcome {
-            Outcome::Completed | Outcome::ClientGone | Outcome::Refused => tracing::info!(
-                outcome,
-                kind,
-                status,
-                request_id = %self.request_id,
-                session_id,
-                duration_ms,
-                events = self.events,
-                error,
-                "invocation ended"
-            ),
-            Outcome::Failed | Outcome::TimedOut | Outcome::Cancelled => tracing::warn!(
-                outcome,
-                kind,
-                status,
-                request_id = %self.request_id,
-                session_id,
-                duration_ms,
-                events = self.events,
-                error,
-                "invocation ended"
-            ),
+            Outcome::Completed | Outcome::ClientGone | Outcome::Refused => {
+                ended!(tracing::Level::INFO)
+            }
+            Outcome::Failed | Outcome::TimedOut | Outcome::Cancelled => {
+                ended!(tracing::Level::WARN)
+            }
         }
     }
 }

@@ -20,6 +20,7 @@
 //! - `connections`: the accept loop, the limit on connections, and their drain at shutdown;
 //! - `connection`: one connection served by hyper (HTTP/1.1, h2c, upgrades), with its slot
 //!   under the limit;
+//! - `counts`: what became of the connections, for the log at shutdown;
 //! - `watchdog`: when a connection is closed because its client is slow to send a head, or
 //!   has gone idle;
 //! - `serve`: [`serve`], with graceful shutdown;
@@ -29,6 +30,7 @@ mod admission;
 pub mod config;
 mod connection;
 mod connections;
+mod counts;
 mod error;
 mod invocation_log;
 mod listen;
