@@ -9,8 +9,8 @@ GUEST_DIR    := guest-examples
 GUEST_OUT    := $(GUEST_DIR)/dist
 # Guests that enable an SDK feature (an optional export or import) are built one cargo run
 # each: cargo unifies features across one build, which would give every guest every export.
-GUESTS_PLAIN := echo stream fail respond spin sleep grow deep trap flood not-a-handler chat status
-GUESTS_FEATURED := agent background ws-echo fetch model-agent tool-agent
+GUESTS_PLAIN := echo stream fail respond spin sleep grow deep trap flood excess not-a-handler chat status
+GUESTS_FEATURED := agent background ws-echo fetch model-agent tool-agent soak
 GUESTS       := $(GUESTS_PLAIN) $(GUESTS_FEATURED)
 GUEST_SOLO   := $(foreach guest,$(GUESTS_FEATURED),--exclude $(guest))
 GUEST_BUILD  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/$(GUEST_DIR)/target)/$(GUEST_TARGET)/release
@@ -24,8 +24,16 @@ DEBUG_BIN    := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/wasm-agent
 # The WIT the Python and C agents bind wasi:http from.
 OUTBOUND_WIT := wit/handler.wit wit/outbound.wit $(wildcard wit/deps/*.wit)
 RELEASE_BIN  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/wasm-agent
+# The soak test: seconds of load in `make soak`, and where both soak runs write their reports.
+SOAK_SECS    ?= 600
+SOAK_OUT     := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+# The fuzz targets (fuzz/fuzz_targets), and the cargo-fuzz that runs them, pinned.
+FUZZ_SECS    ?= 60
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ   := $(HOME)/.cache/wasm-agent/cargo-fuzz-$(CARGO_FUZZ_VERSION)/bin/cargo-fuzz
 
-.PHONY: all setup guests rust-guests guest-tools c-bindings wit-deps build release install test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-agents bench-load-tools sigv4-venv clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings wit-deps build release install test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-agents bench-load-tools sigv4-venv fuzz soak soak-check clean
 
 all: build guests
 
@@ -101,7 +109,7 @@ install: setup
 	$(CARGO) install --locked --path .
 
 ## test: everything CI checks: formatting, lints, unit and integration tests on real guests.
-test: setup guests sigv4-venv fmt-check lint unit
+test: setup guests sigv4-venv fmt-check lint unit soak-check
 
 ## sigv4-venv: the Python venv with botocore that the integration tests check the host's SigV4
 ## signatures with (tests/sigv4; built once into ~/.cache/wasm-agent, again when its pins change).
@@ -111,10 +119,12 @@ sigv4-venv:
 fmt:
 	$(CARGO) fmt --all
 	cd $(GUEST_DIR) && $(CARGO) fmt --all
+	rustfmt --edition 2024 fuzz/fuzz_targets/*.rs
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
 	cd $(GUEST_DIR) && $(CARGO) fmt --all -- --check
+	rustfmt --check --edition 2024 fuzz/fuzz_targets/*.rs
 
 lint: guest-tools
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
@@ -182,6 +192,42 @@ bench-load-tools:
 ## latency through the release server (writes bench/sessions/results.md).
 bench-sessions: release guests
 	python3 bench/sessions/run.py $(RELEASE_BIN) $(GUEST_OUT)/echo.wasm
+
+## fuzz: run every fuzz target for FUZZ_SECS seconds each (default 60): libFuzzer through
+## cargo fuzz with --sanitizer none, so stable Rust builds it (cargo-fuzz is installed once into
+## ~/.cache/wasm-agent). New inputs go to fuzz/target/corpus, crashes to fuzz/artifacts (a crash
+## ends its target's run, not the others'); how to keep them is in fuzz/README.md. `make test` replays the committed ones (crates/fuzz-checks).
+fuzz: $(CARGO_FUZZ)
+	@failed=; for target in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/target/corpus/$$target; \
+		echo "fuzz: $$target for $(FUZZ_SECS)s"; \
+		PATH="$(dir $(CARGO_FUZZ)):$$PATH" $(CARGO) fuzz run --sanitizer none \
+			--fuzz-dir fuzz --target-dir $(CURDIR)/fuzz/target $$target \
+			fuzz/target/corpus/$$target fuzz/corpus/$$target \
+			-- -max_total_time=$(FUZZ_SECS) -timeout=10 -print_final_stats=1 \
+			|| failed="$$failed $$target"; done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashed:$$failed (inputs in fuzz/artifacts)"; exit 1; fi
+
+$(CARGO_FUZZ):
+	$(CARGO) install --locked --version $(CARGO_FUZZ_VERSION) \
+		--root $(HOME)/.cache/wasm-agent/cargo-fuzz-$(CARGO_FUZZ_VERSION) cargo-fuzz
+
+## soak: the release server for SOAK_SECS seconds (600) under a mix of well-behaved and hostile
+## load, /ping probed every 50 ms, resources measured after warm-up, midway and at the end, then
+## SIGTERM under load; prints the report (and target/soak/soak.json) and fails on any miss,
+## timing and growth targets included (bench/soak/README.md).
+soak: release rust-guests
+	$(CARGO) build --release --locked -p wasm-agent-bench --bin soak
+	$(SOAK_OUT)/release/soak --server $(RELEASE_BIN) --guest $(GUEST_OUT)/soak.wasm \
+		--secs $(SOAK_SECS) --out $(SOAK_OUT)/soak
+
+## soak-check: a 60-second soak of the debug build that checks correctness only (no failed
+## well-behaved request, no crash, descriptors and instances back to their baseline, a clean
+## shutdown under load); `make test` runs it.
+soak-check: build rust-guests
+	$(CARGO) build --locked -p wasm-agent-bench --bin soak
+	$(SOAK_OUT)/debug/soak --server $(DEBUG_BIN) --guest $(GUEST_OUT)/soak.wasm \
+		--secs 60 --correctness-only --out $(SOAK_OUT)/soak-check
 
 clean:
 	$(CARGO) clean

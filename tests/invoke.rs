@@ -190,7 +190,7 @@ fn adversarial_guests_fail_with_their_own_error() -> TestResult {
         (
             "stream",
             &[r#"{"emit_raw": "NaN"}"#],
-            "produced invalid JSON: an emitted event is not one JSON document",
+            "produced invalid output: an event is not one JSON document",
         ),
     ];
     for (name, args, expected) in cases {

@@ -1,6 +1,6 @@
 //! A mock model server on 127.0.0.1 for guests to call through the host: an OpenAI-compatible
 //! chat completions endpoint (JSON or server-sent events), Bedrock's Converse, and a few plain
-//! routes (echo, status, redirect, big, slow). It records every request and counts connections and
+//! routes (echo, status, redirect, big, slow, drip). It records every request and counts connections and
 //! streams, so tests can check what the host sent and when a stream was cut.
 //!
 //! Plain HTTP/1.1 with keep-alive ([`MockModel::start`]), or TLS offering h2 and http/1.1 by ALPN
@@ -361,6 +361,10 @@ async fn respond(
             }
             echo(&recorded)
         }
+        (Method::GET, Some(("drip", millis))) => match millis.parse() {
+            Ok(millis) => drip(Duration::from_millis(millis)),
+            Err(_) => echo(&recorded),
+        },
         (Method::GET, None) if path == "/redirect" => redirect(),
         _ => echo(&recorded),
     };
@@ -477,6 +481,18 @@ fn big(size: usize) -> Reply {
                 return;
             }
             left -= length;
+        }
+    });
+    Response::new(body.boxed())
+}
+
+/// `GET /drip/{ms}`: a 200 whose body never ends, one byte every `ms` milliseconds: an upstream
+/// slow enough to hold a guest and never silent long enough to time out between bytes.
+fn drip(pause: Duration) -> Reply {
+    let (bytes, body) = ChannelBody::new(None);
+    tokio::spawn(async move {
+        while bytes.send(Bytes::from_static(b"x")).await.is_ok() {
+            tokio::time::sleep(pause).await;
         }
     });
     Response::new(body.boxed())

@@ -197,7 +197,9 @@ fn graceful_shutdown_finishes_in_flight_work() -> TestResult {
     Ok(())
 }
 
-/// Work that outlives the shutdown grace is cancelled, and the server still exits 0.
+/// Work that outlives the shutdown grace is cancelled, and the server still exits 0, soon: a
+/// guest that ignores cancellation gets half a second, not the cancel grace a client's
+/// disconnect allows (a minute here, which the exit would otherwise wait out).
 #[test]
 fn shutdown_cancels_what_outlives_the_grace() -> TestResult {
     let _load = one_load_test_at_a_time();
@@ -207,9 +209,9 @@ fn shutdown_cancels_what_outlives_the_grace() -> TestResult {
             "--shutdown-grace",
             "500ms",
             "--cancel-grace",
-            "200ms",
-            "--timeout",
             "60s",
+            "--timeout",
+            "120s",
         ],
     )?;
     let mut stream = server.connect()?;
@@ -217,9 +219,13 @@ fn shutdown_cancels_what_outlives_the_grace() -> TestResult {
     server.expect_log("spinning")?;
     let started = Instant::now();
     server.terminate()?;
-    let status = wait_status(&mut server.child, Duration::from_secs(30))?;
+    let status = wait_status(&mut server.child, Duration::from_secs(50))?;
     assert_eq!(status.code(), Some(0), "{}", server.log());
-    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "exited after {:?}",
+        started.elapsed()
+    );
     let mut reader = BufReader::new(stream);
     let head = read_head(&mut reader)?;
     assert_eq!(

@@ -341,6 +341,46 @@ fn outbound_limits_hold() -> TestResult {
     Ok(())
 }
 
+/// An upstream that never ends is cut at the response limit, one that drips a byte at a time
+/// for ever is cut by the invocation's deadline, and one that falls silent by the time between
+/// bytes: each fails only its own invocation, which says why.
+#[test]
+fn slow_huge_and_endless_upstreams_are_bounded() -> TestResult {
+    let (model, rule) = mock()?;
+    let server = Server::start(
+        "fetch",
+        &[
+            "--allow-outbound",
+            &rule,
+            "--outbound-max-response",
+            "256KiB",
+            "--timeout",
+            "2s",
+        ],
+    )?;
+    let endless = fetch(&server, json!({"url": format!("{rule}/big/1000000000000")}))?;
+    assert_eq!(error_kind(&endless), Some("TooLarge"), "{endless}");
+    let silent = fetch(
+        &server,
+        json!({"url": format!("{rule}/drip/5000"), "between_bytes_ms": 300}),
+    )?;
+    assert_eq!(error_kind(&silent), Some("Timeout"), "{silent}");
+    let dripping = server.invoke(&json!({"url": format!("{rule}/drip/20")}).to_string())?;
+    assert_eq!(dripping.status, 500, "{}", dripping.text());
+    assert!(
+        dripping
+            .text()
+            .contains("did not finish within its deadline of 2s"),
+        "{}",
+        dripping.text()
+    );
+    // The server is none the worse: the next request goes through.
+    let after = fetch(&server, json!({"url": format!("{rule}/status/200")}))?;
+    assert_eq!(after["status"], 200, "{after}");
+    drop(model);
+    Ok(())
+}
+
 /// Redirects are handed to the guest, not followed; a guest cannot set `Host` to send a request
 /// elsewhere.
 #[test]

@@ -304,7 +304,7 @@ fn dropped_instance_completes_its_open_tasks() -> TestResult {
     assert!(
         server
             .log()
-            .contains("completing a task its instance left open"),
+            .contains("completing the tasks a dropped instance left open"),
         "{}",
         server.log()
     );

@@ -162,6 +162,21 @@ fn failure_closes_with_1011() -> TestResult {
     Ok(())
 }
 
+/// A message the handler sends over the event limit ends the connection with 1011; the limit
+/// is named in the server's log, not to the client.
+#[test]
+fn an_oversized_message_closes_with_1011() -> TestResult {
+    let server = Server::start("ws-echo", &["--max-event-size", "1KiB"])?;
+    let mut socket = open(&server, &[])?;
+    socket.send(Message::text("a".repeat(1000)))?;
+    assert!(matches!(next(&mut socket)?, Message::Text(text) if text.len() == 1000));
+    socket.send(Message::text("a".repeat(2000)))?;
+    let closed = closed_by_server(&mut socket)?;
+    assert_eq!(closed, (CloseCode::Error, "the handler failed".to_owned()));
+    server.expect_log("a WebSocket message is larger than the 1 KiB the server takes")?;
+    Ok(())
+}
+
 /// A handler still serving when `--stream-timeout` passes (here waiting for a message that
 /// never comes) is stopped, and the client is told with 1011.
 #[test]

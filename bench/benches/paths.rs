@@ -5,8 +5,8 @@
 mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use wasm_agent_contract::json;
 use wasm_agent_contract::{headers, sse};
-use wasm_agent_host::json;
 
 /// The headers of a typical AgentCore invocation.
 const HEADERS: &[(&str, &str)] = &[

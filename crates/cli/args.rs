@@ -3,14 +3,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 use wasm_agent_host::HostConfig;
+use wasm_agent_host::config::DEFAULT_MAX_ASYNC_TASKS;
 use wasm_agent_server::config::{
     DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT,
     DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
 };
 
 use crate::outbound::OutboundArgs;
+// The flag units are parsed in the contract crate, where they are fuzzed; clap wires them here.
+pub use wasm_agent_contract::units::{
+    parse_bytes, parse_duration, parse_human_duration, parse_size,
+};
 
 /// Serve AI-agent handlers written as WebAssembly components, sandboxed and time- and
 /// memory-boxed, behind the AWS Bedrock AgentCore Runtime HTTP contract.
@@ -76,6 +82,24 @@ pub struct LimitArgs {
     #[arg(long, env = "WASM_AGENT_MAX_MEMORY", value_parser = parse_size,
           default_value = "1GiB")]
     pub max_memory: u64,
+
+    /// The largest result a handler may return (e.g. 16MiB); a larger one fails the
+    /// invocation with a 500 naming the limit.
+    #[arg(long, env = "WASM_AGENT_MAX_RESULT_SIZE", value_parser = parse_size,
+          default_value = "16MiB")]
+    pub max_result_size: u64,
+
+    /// The largest event a handler may emit (e.g. 4MiB), and the largest WebSocket message or
+    /// background input it may send; a larger one fails the invocation.
+    #[arg(long, env = "WASM_AGENT_MAX_EVENT_SIZE", value_parser = parse_size,
+          default_value = "4MiB")]
+    pub max_event_size: u64,
+
+    /// Async tasks one instance may have open at once; one more fails the invocation that
+    /// opens it.
+    #[arg(long, env = "WASM_AGENT_MAX_ASYNC_TASKS", default_value_t = DEFAULT_MAX_ASYNC_TASKS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_async_tasks: usize,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]
@@ -90,6 +114,9 @@ impl LimitArgs {
         Ok(HostConfig {
             fuel: self.fuel,
             max_memory: self.max_memory,
+            max_result_bytes: usize::try_from(self.max_result_size).unwrap_or(usize::MAX),
+            max_event_bytes: usize::try_from(self.max_event_size).unwrap_or(usize::MAX),
+            max_async_tasks: self.max_async_tasks,
             cache_dir: self.cache.dir(),
             env: guest_env,
             outbound,
@@ -344,42 +371,6 @@ pub struct CompileArgs {
     pub fuel: Option<u64>,
 }
 
-/// Parses `500ms`, `30s`, `15m`, `1h 30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text)
-        .map_err(|e| format!("{e} (write a duration such as 500ms, 30s or 15m)"))?;
-    if duration.is_zero() {
-        return Err("must be more than zero".into());
-    }
-    Ok(duration)
-}
-
-/// Parses a duration for a flag whose default is a library's `Duration` constant: this type
-/// prints in `--help` as it is written (`10s`), so the default has its one home there. Its
-/// range, zero included, is checked with the other flags (exit status 64).
-pub fn parse_human_duration(text: &str) -> Result<humantime::Duration, String> {
-    text.parse()
-        .map_err(|e| format!("{e} (write a duration such as 500ms, 30s or 15m)"))
-}
-
-/// Parses `64MiB`, `1GiB`, `100MB`, `65536`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let size = parse_bytes(text)?;
-    if size == 0 {
-        return Err("must be more than zero".into());
-    }
-    Ok(size)
-}
-
-/// Parses a size as [`parse_size`] does, leaving its range, zero included, to be checked with
-/// the other flags (exit status 64).
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let size: bytesize::ByteSize = text
-        .parse()
-        .map_err(|e| format!("{e} (write a size such as 64MiB or 1GiB)"))?;
-    Ok(size.as_u64())
-}
-
 /// Parses `Name: value`.
 pub fn parse_header(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
@@ -396,18 +387,6 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
 mod tests {
     use super::*;
 
-    /// Durations and sizes are read in the units the help text promises.
-    #[test]
-    fn parses_human_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("soon").is_err());
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert!(parse_size("lots").is_err());
-    }
-
     /// Headers split at the first colon and are trimmed.
     #[test]
     fn parses_headers() {
@@ -422,7 +401,9 @@ mod tests {
     /// The defaults written in the help text are the host's defaults.
     #[test]
     fn help_defaults_match_the_host() -> Result<(), String> {
-        use wasm_agent_host::config::{DEFAULT_MAX_MEMORY, DEFAULT_TIMEOUT};
+        use wasm_agent_host::config::{
+            DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT,
+        };
         let cli =
             Cli::try_parse_from(["wasm-agent", "invoke", "h.wasm"]).map_err(|e| e.to_string())?;
         let Command::Invoke(args) = cli.command else {
@@ -430,6 +411,8 @@ mod tests {
         };
         assert_eq!(args.limits.timeout, DEFAULT_TIMEOUT);
         assert_eq!(args.limits.max_memory, DEFAULT_MAX_MEMORY);
+        assert_eq!(args.limits.max_result_size, DEFAULT_MAX_RESULT_BYTES as u64);
+        assert_eq!(args.limits.max_event_size, DEFAULT_MAX_EVENT_BYTES as u64);
         Ok(())
     }
 

@@ -81,7 +81,7 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
                         .unwrap_or_default();
                     eprintln!("error: the handler failed with status {status}{kind}: {message}");
                 }
-                other => eprintln!("error: {other}"),
+                other => eprintln!("error: {}", other.diagnostic()),
             }
             // A stdout nobody reads may still hold the writer thread; exiting ends it.
             std::process::exit(i32::from(EXIT_FAILED));
@@ -141,7 +141,7 @@ fn read_payload(argument: &str) -> anyhow::Result<String> {
     } else {
         argument.to_owned()
     };
-    if let Err(error) = wasm_agent_host::json::check_document(&text) {
+    if let Err(error) = wasm_agent_contract::json::check_document(&text) {
         bail!("the payload is not valid JSON: {error}");
     }
     Ok(text)

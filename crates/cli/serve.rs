@@ -76,6 +76,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let local = listener.local_addr()?;
         let counts = host.clone();
         let state = AppState::new(host, server_config);
+        // Registered before the readiness line: until then SIGUSR1 would end the process.
+        tokio::spawn(log_stats_on_signal(state.clone())?);
         eprintln!("listening on http://{local}");
         serve(listener, router(state.clone()), state, shutdown_signal()).await;
         let outbound = counts.outbound_stats();
@@ -217,4 +219,16 @@ async fn wait_for_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
+}
+
+/// Logs the server's stats (`server stats`) at each SIGUSR1. The signal is registered now, so
+/// a SIGUSR1 sent once this returns is never the default action (which ends the process).
+fn log_stats_on_signal(state: AppState) -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut user1 = signal(SignalKind::user_defined1()).context("cannot register for SIGUSR1")?;
+    Ok(async move {
+        while user1.recv().await.is_some() {
+            state.stats().log();
+        }
+    })
 }

@@ -1,4 +1,15 @@
-//! JSON string literals, escaped the way Python's `json.dumps(..., ensure_ascii=False)` escapes them.
+//! JSON as the contract needs it: checking that a text is one JSON document (a caller's
+//! payload, a guest's output), and string literals escaped the way Python's
+//! `json.dumps(..., ensure_ascii=False)` escapes them.
+
+use serde::de::IgnoredAny;
+
+/// Checks that `text` is one JSON document and nothing else. serde_json rejects `NaN`,
+/// `Infinity`, trailing text and invalid escapes, as RFC 8259 does; it also refuses nesting
+/// deeper than 128 levels, which keeps the check from overflowing a worker's stack.
+pub fn check_document(text: &str) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<IgnoredAny>(text).map(drop)
+}
 
 /// Returns `text` as a JSON string literal, quotes included.
 ///
@@ -12,7 +23,41 @@ pub(crate) fn quote(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::{check_document, quote};
+
+    /// Every kind of JSON value is accepted as a document.
+    #[test]
+    fn accepts_any_json_value() {
+        for text in [
+            "{}",
+            "[]",
+            "\"s\"",
+            "1.5e300",
+            "-0",
+            "null",
+            "true",
+            " {\"a\": [1, {}]} ",
+        ] {
+            assert!(check_document(text).is_ok(), "{text}");
+        }
+    }
+
+    /// Non-JSON extensions and trailing content are refused.
+    #[test]
+    fn refuses_what_rfc_8259_refuses() {
+        for text in [
+            "",
+            "NaN",
+            "{\"x\": NaN}",
+            "Infinity",
+            "{} {}",
+            "{'a': 1}",
+            "[1,]",
+            "\"\\x\"",
+        ] {
+            assert!(check_document(text).is_err(), "{text}");
+        }
+    }
 
     /// Escaping matches `json.dumps(s, ensure_ascii=False)` byte for byte, including controls,
     /// quotes, backslash, slash, DEL, U+2028 and astral characters.

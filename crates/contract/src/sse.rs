@@ -12,10 +12,17 @@ pub const STREAM_ERROR_MESSAGE: &str = "An error occurred during streaming";
 
 /// Returns the frame `data: <json>\n\n` carrying `json` verbatim.
 ///
-/// `json` is not re-serialized; JSON text never holds a raw CR or LF inside a string, and its
-/// whitespace between tokens must not contain them either, or the frame would split.
+/// `json` is not re-serialized. JSON text never holds a raw CR or LF inside a string, but its
+/// whitespace may (pretty-printed output): each of its lines is then written as a `data:` line
+/// of its own, which a client joins back with LF, so the frame stays one event with the same
+/// JSON value. The SDK's `json.dumps` output has no line breaks, so its bytes are unchanged.
 pub fn data_frame(json: &str) -> String {
-    format!("data: {json}\n\n")
+    if !json.contains(['\r', '\n']) {
+        return format!("data: {json}\n\n");
+    }
+    let mut frame = String::with_capacity(json.len() + 16);
+    push_data(&mut frame, json);
+    frame
 }
 
 /// Returns a frame with an optional `event:` line and `id:` line before `data: <json>\n\n`.
@@ -35,10 +42,25 @@ pub fn event_frame(json: &str, name: Option<&str>, id: Option<&str>) -> String {
         frame.push_str(id);
         frame.push('\n');
     }
-    frame.push_str("data: ");
-    frame.push_str(json);
-    frame.push_str("\n\n");
+    push_data(&mut frame, json);
     frame
+}
+
+/// Appends `json` as `data:` lines, one for each of its lines (ended by CRLF, CR or LF, as an
+/// SSE client splits them), and the blank line that ends the event.
+fn push_data(frame: &mut String, json: &str) {
+    let mut rest = json;
+    loop {
+        let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
+        frame.push_str("data: ");
+        frame.push_str(&rest[..end]);
+        frame.push('\n');
+        let Some(ending) = rest.get(end..).filter(|ending| !ending.is_empty()) else {
+            break;
+        };
+        rest = &rest[end + if ending.starts_with("\r\n") { 2 } else { 1 }..];
+    }
+    frame.push('\n');
 }
 
 /// Whether `value` may be written as an SSE `event:` name or `id:` without breaking the framing.
@@ -111,6 +133,21 @@ mod tests {
             "event: delta\ndata: 1\n\n"
         );
         assert_eq!(event_frame("1", None, Some("7")), "id: 7\ndata: 1\n\n");
+    }
+
+    /// Data with line breaks (pretty-printed JSON) is written one `data:` line per line, so the
+    /// frame stays one event; each of CRLF, CR and LF ends a line, a trailing one included.
+    #[test]
+    fn multi_line_data_gets_a_data_line_each() {
+        assert_eq!(
+            data_frame("{\n  \"a\": 1\r\n}"),
+            "data: {\ndata:   \"a\": 1\ndata: }\n\n"
+        );
+        assert_eq!(data_frame("1\r"), "data: 1\ndata: \n\n");
+        assert_eq!(
+            event_frame("[\r1]", Some("e"), None),
+            "event: e\ndata: [\ndata: 1]\n\n"
+        );
     }
 
     /// CR, LF and NUL are refused as field values; other text, empty included, is allowed.

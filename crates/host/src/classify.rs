@@ -2,13 +2,13 @@
 //! cause, which the store recorded, before its symptom; and a call the host stopped at shutdown
 //! apart from one its caller cancelled, since only the first is the server's to answer for.
 
+use wasm_agent_contract::guest::{self, Size};
 use wasmtime::{PoolConcurrencyLimitError, Trap, WasmBacktrace};
 
 use crate::bindings::GuestFailure;
 use crate::config::HostConfig;
 use crate::error::InvokeError;
 use crate::invocation::{Completion, Deadline, ReplyHead};
-use crate::json;
 use crate::limits::Denial;
 use crate::state::InvocationState;
 
@@ -75,18 +75,22 @@ fn classify_ended(
                 .clone()
                 .filter(|_| !state.call.has_emitted);
             let is_json = head.as_ref().is_none_or(ReplyHead::is_json);
-            if is_json
-                && let Some(text) = &result
-                && let Err(error) = json::check_document(text)
-            {
-                return Err(InvokeError::InvalidOutput(format!(
-                    "the result is not one JSON document: {error}"
-                )));
+            if let Some(text) = &result {
+                guest::check_result(text, is_json, config.max_result_bytes)?;
             }
             Ok(Completion { result, head })
         }
         Ended::Finished(Ok(Err(failure))) => Err(guest_failure(failure)),
-        Ended::Finished(Err(error)) => Err(classify_error(&error, state, config, deadline)),
+        Ended::Finished(Err(error)) => {
+            // The caller reads the classification; wasmtime's own account, with the guest's
+            // backtrace, is for whoever debugs the handler.
+            tracing::debug!(
+                request_id = %state.call.context.request_id,
+                error = ?error,
+                "the guest's call ended in a trap or host error"
+            );
+            Err(classify_error(&error, state, config, deadline))
+        }
     }
 }
 
@@ -117,8 +121,8 @@ fn classify_error(
     deadline: &Deadline,
 ) -> InvokeError {
     let trap = error.downcast_ref::<Trap>().copied();
-    if let Some(reason) = &state.call.invalid_output {
-        return InvokeError::InvalidOutput(reason.clone());
+    if let Some(refused) = &state.call.refused {
+        return refused.clone();
     }
     if state.call.deadline_hit || trap == Some(Trap::Interrupt) {
         return InvokeError::Timeout(deadline.limit());
@@ -144,15 +148,56 @@ fn classify_error(
         return InvokeError::StackOverflow("its shadow stack in linear memory".into());
     }
     if error.chain().any(|e| e.is::<PoolConcurrencyLimitError>()) {
-        return InvokeError::Capacity(format!("{error:#}"));
+        tracing::warn!(error = %format!("{error:#}"), "no instance slot was free");
+        return InvokeError::Capacity("every instance slot is in use".into());
+    }
+    if is_hostcall_fuel_exhausted(error) {
+        return InvokeError::OutputTooLarge(format!(
+            "it handed the server more than {} in one call (a result may be {}, an event {})",
+            Size(config.max_guest_transfer()),
+            Size(config.max_result_bytes),
+            Size(config.max_event_bytes),
+        ));
     }
     if let Some(message) = &state.call.panic_message {
         return InvokeError::Trap(format!("panicked at {message}"));
     }
     match trap {
-        Some(trap) => InvokeError::Trap(trap.to_string()),
+        Some(trap) => InvokeError::Trap(trap_cause(trap).into()),
         None => InvokeError::Internal(format!("{error:#}")),
     }
+}
+
+/// What a trap means, in the handler author's words rather than wasmtime's.
+fn trap_cause(trap: Trap) -> &'static str {
+    match trap {
+        Trap::UnreachableCodeReached => "it reached an `unreachable` instruction (an abort)",
+        Trap::MemoryOutOfBounds | Trap::HeapMisaligned => "it accessed memory out of bounds",
+        Trap::TableOutOfBounds | Trap::IndirectCallToNull | Trap::BadSignature => {
+            "it called a function through a bad pointer"
+        }
+        Trap::IntegerOverflow => "an integer overflowed",
+        Trap::IntegerDivisionByZero => "it divided an integer by zero",
+        Trap::BadConversionToInteger => "it converted a value that is not a number to an integer",
+        Trap::NullReference => "it used a null reference",
+        Trap::CannotEnterComponent => "it re-entered a component it was already inside",
+        Trap::StringOutOfBounds
+        | Trap::ListOutOfBounds
+        | Trap::InvalidChar
+        | Trap::InvalidDiscriminant
+        | Trap::UnalignedPointer => "it handed the host a malformed value",
+        _ => "a WebAssembly trap",
+    }
+}
+
+/// Whether wasmtime refused to copy what the guest handed the host because it was larger than
+/// the store's hostcall fuel. wasmtime's error type for it (`HostcallFuelExhausted`, in
+/// `runtime/component/func/options.rs`) is private, so its text is matched: check it when
+/// wasmtime is upgraded (`a_result_past_every_limit_is_refused_without_internals` fails if
+/// it changes).
+fn is_hostcall_fuel_exhausted(error: &wasmtime::Error) -> bool {
+    const TEXT: &str = "fuel allocated for hostcalls has been exhausted";
+    error.chain().any(|cause| cause.to_string().contains(TEXT))
 }
 
 /// Whether an out-of-bounds trap is the overflow of the stack that C-like languages (Rust, C,

@@ -21,6 +21,18 @@ pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
 pub const DEFAULT_EVENT_BUFFER: usize = 64;
 /// Bytes of events buffered between a guest and a slow caller before `emit` waits.
 pub const DEFAULT_EVENT_BUFFER_BYTES: usize = 4 << 20;
+/// Bytes of one result a guest may return: a model's answer is kilobytes, a generated file a
+/// few megabytes; far more would be held in the host whole while it is sent.
+pub const DEFAULT_MAX_RESULT_BYTES: usize = 16 << 20;
+/// Bytes of one event a guest may emit: a token or a tool's result, and room for an image; as
+/// much as the event buffer holds by default, so one event at the limit is buffered alone.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = DEFAULT_EVENT_BUFFER_BYTES;
+/// How long a call stopped by shutdown may take to return: the shutdown grace is already over
+/// and the process must exit within a second of it, answering every caller on the way out.
+pub const STOP_GRACE: Duration = Duration::from_millis(500);
+/// Async tasks one instance may have open: far more than an agent tracks, far fewer than would
+/// let a looping guest grow the host's registry without bound.
+pub const DEFAULT_MAX_ASYNC_TASKS: usize = 1000;
 /// Bytes of stdout and stderr an invocation may write to the log; the rest is dropped, so a
 /// chatty guest cannot flood the host's log.
 pub const DEFAULT_GUEST_LOG_BYTES: usize = 64 << 10;
@@ -95,6 +107,12 @@ pub struct HostConfig {
     pub event_buffer: usize,
     /// Bytes of events buffered per invocation before `emit` waits.
     pub event_buffer_bytes: usize,
+    /// Bytes of one result.
+    pub max_result_bytes: usize,
+    /// Bytes of one event.
+    pub max_event_bytes: usize,
+    /// Async tasks one instance may have open.
+    pub max_async_tasks: usize,
     /// Bytes of guest stdout/stderr logged per invocation.
     pub guest_log_bytes: usize,
     /// How long a cancelled invocation may take to return.
@@ -129,6 +147,9 @@ impl Default for HostConfig {
             epoch_tick: DEFAULT_EPOCH_TICK,
             event_buffer: DEFAULT_EVENT_BUFFER,
             event_buffer_bytes: DEFAULT_EVENT_BUFFER_BYTES,
+            max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_async_tasks: DEFAULT_MAX_ASYNC_TASKS,
             guest_log_bytes: DEFAULT_GUEST_LOG_BYTES,
             cancel_grace: DEFAULT_CANCEL_GRACE,
             max_total_memory: None,
@@ -145,6 +166,18 @@ impl HostConfig {
             InstanceScope::Session => context.session_id.as_deref(),
             InstanceScope::Request => None,
         }
+    }
+
+    /// Bytes a guest may hand the host in one call (wasmtime's hostcall fuel): the larger of a
+    /// result, an event and the chunk wasi:http lets a guest write to a request body at once,
+    /// and room for the small fields beside them. Past it wasmtime refuses to copy, which
+    /// `classify` reports as output too large.
+    pub fn max_guest_transfer(&self) -> usize {
+        const FIELDS: usize = 64 << 10;
+        self.max_result_bytes
+            .max(self.max_event_bytes)
+            .max(wasmtime_wasi_http::p2::DEFAULT_OUTGOING_BODY_CHUNK_SIZE)
+            .saturating_add(FIELDS)
     }
 
     /// The worker count to use: the configured one, or one per core.

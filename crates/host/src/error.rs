@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use thiserror::Error;
+use wasm_agent_contract::guest::Refusal;
 
 /// Why a component could not be loaded.
 #[derive(Debug, Error)]
@@ -70,9 +71,16 @@ pub enum InvokeError {
         /// The guest's error type, if it gave one.
         error_type: Option<String>,
     },
-    /// The guest emitted or returned something that is not one JSON document.
-    #[error("the handler produced invalid JSON: {0}")]
+    /// The guest emitted or returned something the host does not forward: not one JSON
+    /// document, an SSE field with a line break, a reply head HTTP does not allow.
+    #[error("the handler produced invalid output: {0}")]
     InvalidOutput(String),
+    /// The guest returned, emitted or passed the host more than the server takes in one piece.
+    #[error("the handler's output is too large: {0}")]
+    OutputTooLarge(String),
+    /// The guest opened more async tasks than one instance may have open.
+    #[error("the handler opened more than {0} async tasks without completing them")]
+    TooManyTasks(usize),
     /// The caller cancelled the invocation (its client went away) and the guest did not return
     /// within the grace period.
     #[error("the invocation was cancelled")]
@@ -88,8 +96,10 @@ pub enum InvokeError {
     /// The invocation's session already has as many invocations waiting as it may.
     #[error("session is busy: {0} invocations are already waiting for it; try again")]
     SessionBusy(usize),
-    /// The host itself failed (a bug, or a resource of the machine).
-    #[error("internal error: {0}")]
+    /// The host itself failed (a bug, or a resource of the machine). What failed is for the
+    /// server's log ([`InvokeError::diagnostic`]), not the caller: it is wasmtime's or the
+    /// operating system's text.
+    #[error("internal error: the server could not run the handler")]
     Internal(String),
 }
 
@@ -105,6 +115,8 @@ impl InvokeError {
             Self::Trap(_) => "Trap",
             Self::Guest { .. } => "Guest",
             Self::InvalidOutput(_) => "InvalidOutput",
+            Self::OutputTooLarge(_) => "OutputTooLarge",
+            Self::TooManyTasks(_) => "TooManyTasks",
             Self::Cancelled => "Cancelled",
             Self::ShuttingDown => "ShuttingDown",
             Self::Capacity(_) => "Capacity",
@@ -114,10 +126,69 @@ impl InvokeError {
     }
 }
 
+impl InvokeError {
+    /// The error as the server's log should record it: what the caller is told, and for an
+    /// internal error what actually failed.
+    pub fn diagnostic(&self) -> String {
+        match self {
+            Self::Internal(detail) => format!("{self} ({detail})"),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<Refusal> for InvokeError {
+    fn from(refusal: Refusal) -> Self {
+        if refusal.is_too_large() {
+            Self::OutputTooLarge(refusal.to_string())
+        } else {
+            Self::InvalidOutput(refusal.to_string())
+        }
+    }
+}
+
 fn humanize(duration: Duration) -> String {
     if duration.subsec_millis() == 0 {
         format!("{}s", duration.as_secs())
     } else {
         format!("{}ms", duration.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What failed inside the server goes to its log, never to the caller.
+    #[test]
+    fn internal_detail_is_for_the_log_only() {
+        let error = InvokeError::Internal("wasm backtrace: 0x1234 in __rust_start".into());
+        assert_eq!(
+            error.to_string(),
+            "internal error: the server could not run the handler"
+        );
+        assert!(error.diagnostic().contains("0x1234 in __rust_start"));
+        let guest = InvokeError::TooManyTasks(3);
+        assert_eq!(guest.diagnostic(), guest.to_string());
+    }
+
+    /// A refusal of size is its own kind; any other refusal is invalid output.
+    #[test]
+    fn refusals_keep_their_kind() {
+        let large = InvokeError::from(Refusal::TooLarge {
+            what: "the result",
+            size: 2048,
+            limit: 1024,
+        });
+        assert_eq!(large.kind(), "OutputTooLarge");
+        assert_eq!(
+            large.to_string(),
+            "the handler's output is too large: the result is larger than the 1 KiB the server \
+             takes (2048 bytes)"
+        );
+        assert_eq!(
+            InvokeError::from(Refusal::Status(99)).kind(),
+            "InvalidOutput"
+        );
     }
 }

@@ -263,8 +263,9 @@ impl Host {
     }
 
     /// Stops the host (at shutdown): cancels every invocation in progress, each getting the
-    /// cancel grace to return, and refuses any submitted later. An invocation this stops that
-    /// does not complete ends in [`InvokeError::ShuttingDown`], not [`InvokeError::Cancelled`].
+    /// cancel grace, at most [`STOP_GRACE`](crate::config::STOP_GRACE), to return, and
+    /// refuses any submitted later. An invocation this stops that does not complete ends in
+    /// [`InvokeError::ShuttingDown`], not [`InvokeError::Cancelled`].
     pub fn cancel_all(&self) {
         self.inner.root.cancel();
     }
@@ -321,6 +322,17 @@ impl Host {
             .engine
             .pooling_allocator_metrics()
             .map(|m| m.component_instances())
+    }
+
+    /// Bytes the pool keeps resident in slots no instance holds (linear memories, tables and
+    /// stacks kept warm for the next instance): memory the process holds on purpose, which an
+    /// operator watching its size should tell apart from a leak.
+    pub fn pool_warm_bytes(&self) -> Option<u64> {
+        let metrics = self.inner.engine.pooling_allocator_metrics()?;
+        let bytes = metrics.unused_memory_bytes_resident()
+            + metrics.unused_table_bytes_resident()
+            + metrics.unused_stack_bytes_resident().unwrap_or(0);
+        Some(bytes as u64)
     }
 }
 

@@ -1,37 +1,33 @@
 //! The host functions of the `wasm-agent:handler/host` interface.
 
+use wasm_agent_contract::guest;
 use wasmtime::format_err;
 
 use crate::bindings::{
     EmitError, HostImports, MessageWit, PingStatusWit, Received, ReplyHeadWit, ScheduleError,
     SocketImports, SseEvent, TypesHost,
 };
+use crate::error::InvokeError;
 use crate::events::SendError;
 use crate::invocation::ReplyHead;
-use crate::json;
 use crate::shared::{GuestStatus, Launch, Scheduled};
 use crate::socket::{Closed, Message};
 use crate::state::InvocationState;
 use crate::tasks::TrackedTask;
 
-/// Headers that frame the HTTP message: the host's to write, never a guest's.
-const FRAMING_HEADERS: &[&str] = &[
-    "connection",
-    "content-length",
-    "content-type",
-    "transfer-encoding",
-];
 /// Bytes of a panic message kept: it ends up in an HTTP error body and a log line.
 const MAX_PANIC_MESSAGE: usize = 4 << 10;
 
 impl TypesHost for InvocationState {}
 
 impl InvocationState {
-    /// Refuses the guest's output: records why and traps, since output that is not what the
-    /// guest meant cannot be forwarded.
-    fn refuse(&mut self, reason: String) -> wasmtime::Error {
-        self.call.invalid_output = Some(reason.clone());
-        format_err!(reason)
+    /// Refuses what the guest handed over: records why and traps, since output that is not
+    /// what the guest meant cannot be forwarded, and a guest past a limit must not go on.
+    fn refuse(&mut self, error: impl Into<InvokeError>) -> wasmtime::Error {
+        let error = error.into();
+        let message = error.to_string();
+        self.call.refused = Some(error);
+        format_err!(message)
     }
 
     async fn send_event(
@@ -40,18 +36,9 @@ impl InvocationState {
         name: Option<String>,
         id: Option<String>,
     ) -> wasmtime::Result<Result<(), EmitError>> {
-        if let Err(error) = json::check_document(&data) {
-            return Err(self.refuse(format!(
-                "an emitted event is not one JSON document: {error}"
-            )));
-        }
-        for (field, value) in [("name", &name), ("id", &id)] {
-            if value
-                .as_deref()
-                .is_some_and(|v| v.contains(['\r', '\n', '\0']))
-            {
-                return Err(self.refuse(format!("an event {field} contains a line break")));
-            }
+        let limit = self.shared.config.max_event_bytes;
+        if let Err(refusal) = guest::check_event(&data, name.as_deref(), id.as_deref(), limit) {
+            return Err(self.refuse(refusal));
         }
         let Some(events) = &self.call.events else {
             return Ok(Err(EmitError::Closed));
@@ -75,32 +62,10 @@ impl HostImports for InvocationState {
     }
 
     async fn set_reply_head(&mut self, head: ReplyHeadWit) -> wasmtime::Result<()> {
-        if !(200..=599).contains(&head.status) {
-            return Err(self.refuse(format!("reply status {} is not 200 to 599", head.status)));
-        }
-        for (name, value) in &head.headers {
-            let valid_name = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-            let valid_value = value
-                .bytes()
-                .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
-            if !valid_name || !valid_value {
-                return Err(
-                    self.refuse(format!("reply header `{name}` is not a valid HTTP header"))
-                );
-            }
-            if FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(self.refuse(format!(
-                    "reply header `{name}` is the host's to set (use the content type field)"
-                )));
-            }
-        }
-        if let Some(content_type) = &head.content_type
-            && content_type.contains(['\r', '\n'])
+        if let Err(refusal) =
+            guest::check_reply_head(head.status, head.content_type.as_deref(), &head.headers)
         {
-            return Err(self.refuse("the reply content type contains a line break".into()));
+            return Err(self.refuse(refusal));
         }
         self.call.reply_head = Some(ReplyHead {
             status: head.status,
@@ -115,12 +80,17 @@ impl HostImports for InvocationState {
         name: String,
         metadata: Option<String>,
     ) -> wasmtime::Result<i64> {
-        if let Some(text) = &metadata
-            && let Err(error) = json::check_document(text)
-        {
-            return Err(self.refuse(format!(
-                "async task metadata is not one JSON document: {error}"
-            )));
+        if let Err(refusal) = guest::check_task(&name, metadata.as_deref()) {
+            return Err(self.refuse(refusal));
+        }
+        let limit = self.shared.config.max_async_tasks;
+        if self.tasks.is_full(limit) {
+            tracing::warn!(
+                request_id = %self.call.context.request_id,
+                limit,
+                "async task refused: the instance has as many open as it may"
+            );
+            return Err(self.refuse(InvokeError::TooManyTasks(limit)));
         }
         let id = self.tasks.add(name.clone(), metadata);
         tracing::info!(request_id = %self.call.context.request_id, task_id = id, name, "async task started");
@@ -165,6 +135,15 @@ impl HostImports for InvocationState {
         task: String,
         input: String,
     ) -> wasmtime::Result<Result<(), ScheduleError>> {
+        // The task's name is kept as an open task's until the work ends, and its input until
+        // the work starts: both are held to what tasks and events may be.
+        let checked = guest::check_task(&task, None).and_then(|()| {
+            let limit = self.shared.config.max_event_bytes;
+            guest::check_size("background work's input", input.as_bytes(), limit)
+        });
+        if let Err(refusal) = checked {
+            return Err(self.refuse(refusal));
+        }
         let Some(slots) = &self.shared.background else {
             return Ok(Err(ScheduleError::Unsupported));
         };
@@ -231,6 +210,14 @@ impl SocketImports for InvocationState {
         let Some(socket) = &self.call.socket else {
             return Ok(Err(EmitError::Closed));
         };
+        let bytes = match &message {
+            MessageWit::Text(text) => text.as_bytes(),
+            MessageWit::Binary(bytes) => bytes.as_slice(),
+        };
+        let limit = self.shared.config.max_event_bytes;
+        if let Err(refusal) = guest::check_size("a WebSocket message", bytes, limit) {
+            return Err(self.refuse(refusal));
+        }
         let message = match message {
             MessageWit::Text(text) => Message::Text(text),
             MessageWit::Binary(bytes) => Message::Binary(bytes),

@@ -161,7 +161,7 @@ async fn background(inner: &Arc<Inner>, work: Scheduled, context: Arc<Context>) 
         match end.outcome {
             Ok(_) => tracing::info!(elapsed_ms, "background work completed"),
             Err(error) => {
-                tracing::warn!(elapsed_ms, kind = error.kind(), %error, "background work failed");
+                tracing::warn!(elapsed_ms, kind = error.kind(), error = %error.diagnostic(), "background work failed");
             }
         }
         // Its slot and its open async task end here, with the work.
@@ -217,7 +217,7 @@ pub async fn websocket(
         match &end.outcome {
             Ok(_) => tracing::info!(elapsed_ms, "websocket handler returned"),
             Err(error) => {
-                tracing::warn!(elapsed_ms, kind = error.kind(), %error, "websocket handler failed");
+                tracing::warn!(elapsed_ms, kind = error.kind(), error = %error.diagnostic(), "websocket handler failed");
             }
         }
         let _ = done.send(end.outcome.map(drop));

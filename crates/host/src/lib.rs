@@ -16,9 +16,9 @@
 //! - [`invocation`]: what a caller submits and gets back;
 //! - `run`: one invocation in one store, and the classification of its failure ([`InvokeError`]);
 //!   `instance`, an instance kept between a session's calls;
-//! - `state`, `imports`, `events`, `stdio`, `limits`: what a store holds and the host functions;
+//! - `state`, `imports`, `events`, `stdio`, `limits`: what a store holds and the host functions
+//!   (which check what a guest hands over with `wasm_agent_contract::guest`);
 //! - [`tasks`]: the async tasks guests register, which `/ping` reports;
-//! - [`json`]: checking that guest output is one JSON document;
 //! - [`outbound`]: HTTP requests guests make (`wasi:http`), the rules that allow them and the
 //!   credentials the host attaches.
 //!
@@ -39,7 +39,6 @@ mod inner;
 mod instance;
 pub mod invocation;
 mod jobs;
-pub mod json;
 mod limits;
 pub mod outbound;
 mod pool;

@@ -10,6 +10,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::GuestContext;
 use crate::classify::{CallResult, Ended, classify};
+use crate::config::STOP_GRACE;
 use crate::error::InvokeError;
 use crate::inner::Inner;
 use crate::instance::Instance;
@@ -76,7 +77,8 @@ pub async fn call(
         };
         dispatch(inner, &mut store, &instance, work, context).await
     };
-    let ended = supervise(run, &deadline, cancel, inner.shared.config.cancel_grace).await;
+    let grace = inner.shared.config.cancel_grace;
+    let ended = supervise(run, &deadline, cancel, grace, &inner.root).await;
     let reusable = matches!(ended, Ended::Finished(Ok(_)));
     let outcome = classify(
         ended,
@@ -143,6 +145,9 @@ async fn dispatch(
 fn new_store(inner: &Inner) -> Store<InvocationState> {
     let mut store = Store::new(&inner.engine, InvocationState::new(inner.shared.clone()));
     store.limiter(|state| &mut state.limiter);
+    // What the guest may hand the host in one call is bounded here, before wasmtime copies it
+    // out of linear memory; the result and event limits are checked on the copies.
+    store.set_hostcall_fuel(inner.shared.config.max_guest_transfer());
     store.epoch_deadline_callback(|mut store| {
         let call = &mut store.data_mut().call;
         if call.deadline.has_passed() {
@@ -171,16 +176,19 @@ pub fn guest_context(context: &Context, deadline: &Deadline) -> GuestContext {
 }
 
 /// Awaits `call` until it finishes, its deadline passes, or it is cancelled and does not return
-/// within `grace`. Enforced here as well as by epochs because a guest waiting in a host call
-/// (a WASI sleep, a full event channel) runs no wasm, so no epoch check reaches it.
+/// within `grace`, or within [`STOP_GRACE`] once the host is `stopped`, whoever cancelled it
+/// first. Enforced here as well as by epochs because a guest waiting in a host call (a WASI
+/// sleep, a full event channel) runs no wasm, so no epoch check reaches it.
 async fn supervise<F: Future>(
     call: F,
     deadline: &Deadline,
     cancel: &CancellationToken,
     grace: Duration,
+    stopped: &CancellationToken,
 ) -> Ended<F::Output> {
     tokio::pin!(call);
     let mut cut_off: Option<Instant> = None;
+    let mut stopping = false;
     loop {
         let limit = cut_off.map_or(deadline.at(), |at| at.min(deadline.at()));
         tokio::select! {
@@ -197,6 +205,11 @@ async fn supervise<F: Future>(
             }
             () = cancel.cancelled(), if cut_off.is_none() => {
                 cut_off = Some(Instant::now() + grace);
+            }
+            () = stopped.cancelled(), if !stopping => {
+                stopping = true;
+                let at = Instant::now() + grace.min(STOP_GRACE);
+                cut_off = Some(cut_off.map_or(at, |earlier| earlier.min(at)));
             }
         }
     }

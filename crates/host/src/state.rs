@@ -10,6 +10,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::error::InvokeError;
 use crate::events::EventSender;
 use crate::invocation::{Context, Deadline, ReplyHead};
 use crate::limits::MemoryLimiter;
@@ -50,8 +51,9 @@ pub struct Call {
     pub scheduled: Vec<Scheduled>,
     /// The panic message the guest reported before trapping.
     pub panic_message: Option<String>,
-    /// Why the guest's output was refused, if it was.
-    pub invalid_output: Option<String>,
+    /// Why the host refused what the guest handed it, if it did: the call's error, whatever
+    /// the trap that followed says.
+    pub refused: Option<InvokeError>,
     /// Set by the epoch callback when it interrupts the guest at its deadline.
     pub deadline_hit: bool,
     /// The reply head the guest set, if any.
@@ -70,7 +72,7 @@ impl Call {
             socket: None,
             scheduled: Vec::new(),
             panic_message: None,
-            invalid_output: None,
+            refused: None,
             deadline_hit: false,
             reply_head: None,
             has_emitted: false,

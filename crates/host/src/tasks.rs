@@ -80,6 +80,15 @@ impl AsyncTasks {
         removed.is_some()
     }
 
+    /// Completes every task in `ids` still open, quietly: the caller has said why, once.
+    pub fn complete_all(&self, ids: &[i64]) {
+        let mut open = self.lock();
+        for id in ids {
+            open.remove(id);
+        }
+        self.count.store(open.len(), Ordering::Release);
+    }
+
     /// How many tasks are open; lock-free.
     pub fn open_count(&self) -> usize {
         self.count.load(Ordering::Acquire)
@@ -137,6 +146,21 @@ impl TaskScope {
         id
     }
 
+    /// Whether this instance has `limit` tasks open. Any instance may complete a task (as in
+    /// the SDK), so at the limit those another completed are forgotten first.
+    pub fn is_full(&mut self, limit: usize) -> bool {
+        if self.opened.len() < limit {
+            return false;
+        }
+        self.forget_completed();
+        self.opened.len() >= limit
+    }
+
+    fn forget_completed(&mut self) {
+        let open = self.registry.lock();
+        self.opened.retain(|id| open.contains_key(id));
+    }
+
     /// Completes a task in the registry (any instance's, as in the SDK).
     pub fn complete(&mut self, id: i64) -> bool {
         self.opened.retain(|open| *open != id);
@@ -146,12 +170,18 @@ impl TaskScope {
 
 impl Drop for TaskScope {
     fn drop(&mut self) {
-        for id in self.opened.drain(..) {
-            if self.registry.lock().contains_key(&id) {
-                tracing::warn!(task_id = id, "completing a task its instance left open");
-                self.registry.complete(id);
-            }
-        }
+        // One line however many were left: a guest that opened a thousand must not write a
+        // thousand lines to the log.
+        self.forget_completed();
+        let Some(&first) = self.opened.first() else {
+            return;
+        };
+        tracing::warn!(
+            tasks = self.opened.len(),
+            first_task_id = first,
+            "completing the tasks a dropped instance left open"
+        );
+        self.registry.complete_all(&self.opened);
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Debug)]
 pub struct Admission {
     running: Arc<Semaphore>,
+    max_concurrency: usize,
     waiting: AtomicUsize,
     max_queue: usize,
 }
@@ -23,6 +24,7 @@ impl Admission {
     pub fn new(max_concurrency: usize, max_queue: usize) -> Self {
         Self {
             running: Arc::new(Semaphore::new(max_concurrency)),
+            max_concurrency,
             waiting: AtomicUsize::new(0),
             max_queue,
         }
@@ -44,8 +46,12 @@ impl Admission {
         }
     }
 
+    /// Invocations admitted and running now.
+    pub fn running(&self) -> usize {
+        self.max_concurrency - self.running.available_permits()
+    }
+
     /// Invocations waiting now.
-    #[cfg(test)]
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
     }

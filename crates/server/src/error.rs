@@ -122,6 +122,15 @@ impl ApiError {
         }
     }
 
+    /// The error as the server's log records it: for an internal failure, what failed, which
+    /// the caller is not told.
+    pub fn diagnostic(&self) -> String {
+        match self {
+            Self::Invocation(error) => error.diagnostic(),
+            other => other.to_string(),
+        }
+    }
+
     /// The JSON body, in the SDK's compact style.
     pub fn body(&self) -> String {
         match self {

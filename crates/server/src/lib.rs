@@ -24,6 +24,7 @@
 //! - `watchdog`: when a connection is closed because its client is slow to send a head, or
 //!   has gone idle;
 //! - `serve`: [`serve`], with graceful shutdown;
+//! - `stats`: [`Stats`], what the server holds now, for the `server stats` log line;
 //! - `websockets`: the open WebSocket connections, so shutdown can close them.
 
 mod admission;
@@ -38,6 +39,7 @@ mod payload;
 mod routes;
 mod serve;
 mod state;
+mod stats;
 mod stream;
 mod watchdog;
 mod websockets;
@@ -48,3 +50,4 @@ pub use listen::{LISTEN_BACKLOG, listen, raise_open_files_limit};
 pub use routes::router;
 pub use serve::serve;
 pub use state::AppState;
+pub use stats::Stats;

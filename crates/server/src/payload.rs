@@ -101,7 +101,7 @@ pub fn check(bytes: Bytes) -> Result<String, ApiError> {
         let error = error.utf8_error();
         ApiError::InvalidEncoding(format!("invalid UTF-8 at byte {}", error.valid_up_to()))
     })?;
-    wasm_agent_host::json::check_document(&text)
+    wasm_agent_contract::json::check_document(&text)
         .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
     Ok(text)
 }

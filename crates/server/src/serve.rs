@@ -5,13 +5,20 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use wasm_agent_host::config::STOP_GRACE;
 
 use crate::connections::Connections;
 use crate::state::AppState;
 
+/// How long the replies of stopped invocations get to be written once the shutdown grace is
+/// over: the host's stop grace to cut their guests off, and a little to write the answers,
+/// within the second after the grace by which the process must be gone.
+const STOP_DRAIN: Duration = STOP_GRACE.saturating_add(Duration::from_millis(400));
+
 /// Serves `app` on `listener` (HTTP/1.1 and h2c) until `shutdown` completes; then stops
 /// accepting, lets in-flight invocations finish within the configured grace, cancels what is
-/// left (each guest gets the host's cancel grace to return) and returns.
+/// left (each guest gets the host's stop grace to return, and its caller a 503 or a final
+/// error event) and returns.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -38,9 +45,8 @@ pub async fn serve(
     if drained.is_err() {
         tracing::warn!("shutdown grace is over: cancelling the invocations still running");
         state.host().cancel_all();
-        // Cancelled guests get the cancel grace to return; their replies then end.
-        let cancel_grace = state.host().config().cancel_grace + Duration::from_secs(1);
-        let _ = tokio::time::timeout(cancel_grace, connections.drain()).await;
+        // Stopped guests get the host's stop grace to return; their callers are then answered.
+        let _ = tokio::time::timeout(STOP_DRAIN, connections.drain()).await;
     }
     connections.log_counts();
 }

@@ -50,9 +50,11 @@ async fn next_frame(mut state: Streaming) -> Option<(Result<Bytes, Infallible>, 
         Err(error) => {
             let frame = error_frame(&error);
             let error = ApiError::from(error);
-            state
-                .log
-                .end(error.outcome(), Some(error.kind()), Some(error.to_string()));
+            state.log.end(
+                error.outcome(),
+                Some(error.kind()),
+                Some(error.diagnostic()),
+            );
             frame
         }
     };

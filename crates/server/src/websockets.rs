@@ -26,6 +26,11 @@ impl WebSockets {
         }
     }
 
+    /// Connections open now.
+    pub fn open_count(&self) -> usize {
+        self.closing.receiver_count()
+    }
+
     /// Tells every open connection, and any opened from now on, to close, and waits until
     /// none is open.
     pub async fn close_all(&self) {

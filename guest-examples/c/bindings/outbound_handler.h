@@ -1229,7 +1229,8 @@ extern bool wasi_http_outgoing_handler_handle(wasi_http_outgoing_handler_own_out
 // Imported Functions from `wasm-agent:handler/host@0.1.0`
 // Streams one event to the caller: `data` must be one JSON document (RFC 8259; no `NaN`).
 // The host forwards it as written, as soon as it can. When the caller is slow this call waits
-// (backpressure); invalid JSON fails the invocation.
+// (backpressure); invalid JSON fails the invocation, as does an event larger than the
+// operator's limit (4 MiB unless `--max-event-size` says otherwise).
 extern bool wasm_agent_handler_host_emit(outbound_handler_string_t *data, wasm_agent_handler_host_emit_error_t *err);
 // Like `emit`, with an SSE event name and id.
 extern bool wasm_agent_handler_host_emit_event(wasm_agent_handler_host_sse_event_t *event, wasm_agent_handler_host_emit_error_t *err);
@@ -1238,7 +1239,9 @@ extern bool wasm_agent_handler_host_emit_event(wasm_agent_handler_host_sse_event
 extern void wasm_agent_handler_host_set_reply_head(wasm_agent_handler_host_reply_head_t *head);
 // Registers a tracked task: while any is open, `/ping` reports `HealthyBusy`.
 // `metadata`, if given, is one JSON document. Returns the task's id: 0 to 2^53 - 1, so a
-// JavaScript number holds it exactly.
+// JavaScript number holds it exactly. An instance may have at most 1000 tasks open (the
+// operator's `--max-async-tasks`), each with at most 4 KiB of name and metadata; past
+// either, the invocation fails.
 extern int64_t wasm_agent_handler_host_add_async_task(outbound_handler_string_t *name, outbound_handler_string_t *maybe_metadata);
 // Completes a task registered with `add-async-task`; false if the id is unknown.
 extern bool wasm_agent_handler_host_complete_async_task(int64_t id);
@@ -1254,7 +1257,8 @@ extern void wasm_agent_handler_host_report_panic(outbound_handler_string_t *mess
 extern void wasm_agent_handler_host_set_ping_status(wasm_agent_handler_host_ping_status_t *maybe_status);
 // Schedules background work: once this invocation has returned its response, the host calls
 // the component's `background.run` with `task` and `input` in an instance of its own, under
-// the task timeout. `/ping` reports `HealthyBusy` from now until it returns.
+// the task timeout. `/ping` reports `HealthyBusy` from now until it returns. `task` is held
+// to an async task's size and `input` to an event's; past either, the invocation fails.
 extern bool wasm_agent_handler_host_schedule(outbound_handler_string_t *task, outbound_handler_string_t *input, wasm_agent_handler_host_schedule_error_t *err);
 
 // Exported Functions from `outbound-handler`

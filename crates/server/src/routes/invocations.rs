@@ -39,7 +39,11 @@ pub async fn invoke(
         }
         Err(error) => {
             log.set_status(error.status());
-            log.end(error.outcome(), Some(error.kind()), Some(error.to_string()));
+            log.end(
+                error.outcome(),
+                Some(error.kind()),
+                Some(error.diagnostic()),
+            );
             error.into_response()
         }
     };

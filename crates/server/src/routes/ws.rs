@@ -173,9 +173,10 @@ fn close_frame(outcome: &Result<(), InvokeError>) -> CloseFrame {
                 InvokeError::FuelExhausted(_) => {
                     (close_code::ERROR, "the handler used up its compute budget")
                 }
-                InvokeError::Guest { .. } | InvokeError::InvalidOutput(_) => {
-                    (close_code::ERROR, "the handler failed")
-                }
+                InvokeError::Guest { .. }
+                | InvokeError::InvalidOutput(_)
+                | InvokeError::OutputTooLarge(_)
+                | InvokeError::TooManyTasks(_) => (close_code::ERROR, "the handler failed"),
                 InvokeError::Internal(_) => (close_code::ERROR, "internal server error"),
                 // The server is out of room for now, not the handler at fault: 1013, try again.
                 InvokeError::MemoryBudget(_)

@@ -1,0 +1,4 @@
+//! Fuzzes `wasm_agent_fuzz_checks::units` (see its module for the properties).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wasm_agent_fuzz_checks::units::check(data));
