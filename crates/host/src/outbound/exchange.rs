@@ -113,8 +113,10 @@ impl Outbound {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if let Some(length) = declared.filter(|&n| n > self.config.max_response_bytes) {
-            let error = Error::HttpResponseBodySize(Some(length));
+        if declared.is_some_and(|n| n > self.config.max_response_bytes) {
+            // The limit, as when a body without a declared length runs past it: the guest and
+            // the log read one figure for one cause.
+            let error = Error::HttpResponseBodySize(Some(self.config.max_response_bytes));
             plan.log.ending = Ending::Failed(error.to_string());
             return Err(error);
         }
