@@ -203,10 +203,15 @@ async fn supervise<F: Future>(
                 }
                 // The deadline moved on (the guest began streaming): wait for the new one.
             }
+            // A shutdown cancels `cancel` too (it is the root's child), so only a call its
+            // caller cancelled first waits on the root: every running call registering there
+            // would contend on one lock.
             () = cancel.cancelled(), if cut_off.is_none() => {
+                stopping = stopped.is_cancelled();
+                let grace = if stopping { grace.min(STOP_GRACE) } else { grace };
                 cut_off = Some(Instant::now() + grace);
             }
-            () = stopped.cancelled(), if !stopping => {
+            () = stopped.cancelled(), if cut_off.is_some() && !stopping => {
                 stopping = true;
                 let at = Instant::now() + grace.min(STOP_GRACE);
                 cut_off = Some(cut_off.map_or(at, |earlier| earlier.min(at)));

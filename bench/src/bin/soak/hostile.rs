@@ -104,16 +104,7 @@ pub fn run(kind: &str, target: &Target) -> String {
 /// Posts `payload` and reads the reply whole: its status, and for a JSON reply with an
 /// `error` member (a fetch that failed) that error.
 fn invoke(target: &Target, headers: &[(&str, &str)], payload: &Value) -> io::Result<String> {
-    let mut stream = http::connect(target.server, target.timeout)?;
-    http::send(
-        &mut stream,
-        "POST",
-        "/invocations",
-        headers,
-        payload.to_string().as_bytes(),
-        false,
-    )?;
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::new(post(target, headers, payload)?);
     let head = http::read_head(&mut reader)?;
     let body = http::read_body(&mut reader, &head)?;
     let mut label = head.status.to_string();
@@ -130,18 +121,24 @@ fn invoke(target: &Target, headers: &[(&str, &str)], payload: &Value) -> io::Res
     Ok(label)
 }
 
-/// A flood of events read for a while, then the connection dropped.
-fn flood_leave(target: &Target) -> io::Result<String> {
+/// Opens a connection and posts `payload` with `headers` (`Connection: close`).
+fn post(target: &Target, headers: &[(&str, &str)], payload: &Value) -> io::Result<TcpStream> {
     let mut stream = http::connect(target.server, target.timeout)?;
-    let payload = json!({ "mode": "flood", "size": 4096 });
+    let body = payload.to_string();
     http::send(
         &mut stream,
         "POST",
         "/invocations",
-        &[],
-        payload.to_string().as_bytes(),
+        headers,
+        body.as_bytes(),
         false,
     )?;
+    Ok(stream)
+}
+
+/// A flood of events read for a while, then the connection dropped.
+fn flood_leave(target: &Target) -> io::Result<String> {
+    let stream = post(target, &[], &json!({ "mode": "flood", "size": 4096 }))?;
     let mut reader = BufReader::new(stream);
     let head = http::read_head(&mut reader)?;
     let mut events = Events::new(reader);
@@ -155,31 +152,17 @@ fn flood_leave(target: &Target) -> io::Result<String> {
 
 /// A flood of events never read: the server's writes stall on the full connection.
 fn flood_unread(target: &Target) -> io::Result<String> {
-    let mut stream = http::connect(target.server, target.timeout)?;
-    let payload = json!({ "mode": "flood", "size": 65536 });
-    http::send(
-        &mut stream,
-        "POST",
-        "/invocations",
-        &[],
-        payload.to_string().as_bytes(),
-        false,
-    )?;
+    let _held = post(target, &[], &json!({ "mode": "flood", "size": 65536 }))?;
     std::thread::sleep(UNREAD_HOLD);
     Ok("left unread".into())
 }
 
 /// A stream that emits, then its client goes while the guest sleeps.
 fn emit_then_leave(target: &Target) -> io::Result<String> {
-    let mut stream = http::connect(target.server, target.timeout)?;
-    let payload = json!({ "mode": "sleep", "ms": 3000, "emit_first": true });
-    http::send(
-        &mut stream,
-        "POST",
-        "/invocations",
+    let stream = post(
+        target,
         &[],
-        payload.to_string().as_bytes(),
-        false,
+        &json!({ "mode": "sleep", "ms": 3000, "emit_first": true }),
     )?;
     let mut reader = BufReader::new(stream);
     let head = http::read_head(&mut reader)?;
@@ -188,16 +171,7 @@ fn emit_then_leave(target: &Target) -> io::Result<String> {
 
 /// A request sent, and the connection dropped before any reply.
 fn leave_at_once(target: &Target) -> io::Result<String> {
-    let mut stream = http::connect(target.server, target.timeout)?;
-    let payload = json!({ "mode": "spin" });
-    http::send(
-        &mut stream,
-        "POST",
-        "/invocations",
-        &[],
-        payload.to_string().as_bytes(),
-        false,
-    )?;
+    let _sent = post(target, &[], &json!({ "mode": "spin" }))?;
     Ok("left".into())
 }
 
