@@ -365,7 +365,14 @@ fn slow_huge_and_endless_upstreams_are_bounded() -> TestResult {
         json!({"url": format!("{rule}/drip/5000"), "between_bytes_ms": 300}),
     )?;
     assert_eq!(error_kind(&silent), Some("Timeout"), "{silent}");
-    let dripping = server.invoke(&json!({"url": format!("{rule}/drip/20")}).to_string())?;
+    // Generous timeouts of its own, so that only the deadline can cut it, however loaded the
+    // machine.
+    let dripping = json!({
+        "url": format!("{rule}/drip/20"),
+        "timeout_ms": 60_000,
+        "between_bytes_ms": 60_000,
+    });
+    let dripping = server.invoke(&dripping.to_string())?;
     assert_eq!(dripping.status, 500, "{}", dripping.text());
     assert!(
         dripping
