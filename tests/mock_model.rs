@@ -603,8 +603,8 @@ mod tests {
     use hyper_util::client::legacy::Client;
 
     use super::*;
-    use crate::server::{self, eventually, read_body, read_chunk, read_head, send};
-    use crate::support::TestResult;
+    use crate::server::{self, read_body, read_chunk, read_head, send};
+    use crate::support::{TestResult, eventually};
 
     /// Sends one request with `Connection: close` and reads the whole reply.
     fn request(

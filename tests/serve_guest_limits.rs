@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::server::{Server, eventually};
-use crate::support::{TestResult, guest};
+use crate::server::Server;
+use crate::support::{TestResult, eventually, guest};
 
 const MIB: usize = 1 << 20;
 
@@ -143,7 +143,10 @@ fn async_tasks_are_bounded_per_instance() -> TestResult {
         .log()
         .matches("completing the tasks a dropped instance left open")
         .count();
-    assert_eq!(completions, 1, "{}", server.log());
+    assert_eq!(
+        completions, 1,
+        "lines completing the dropped instance's tasks"
+    );
     // Each instance has its own bound: a fresh one may open ten, not eleven.
     assert_eq!(server.invoke(r#"{"tasks": 10}"#)?.status, 200);
     assert_refused(

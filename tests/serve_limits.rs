@@ -5,8 +5,8 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::server::{Server, eventually, one_load_test_at_a_time, read_chunk, read_head, send};
-use crate::support::{TestResult, binary, guest, wait_status};
+use crate::server::{Server, one_load_test_at_a_time, read_chunk, read_head, send};
+use crate::support::{TestResult, binary, eventually, guest, wait_status};
 
 /// Flags of a server with room for one invocation and no queue, so a held instance shows.
 const ONE_AT_A_TIME: &[&str] = &[
@@ -66,11 +66,7 @@ fn disconnect_mid_stream_frees_the_worker() -> TestResult {
             .invoke(r#"{"count": 1}"#)
             .is_ok_and(|r| r.status == 200)
     });
-    assert!(
-        admitted,
-        "the disconnected stream still holds the slot\n{}",
-        server.log()
-    );
+    assert!(admitted, "the disconnected stream still holds the slot");
     Ok(())
 }
 
@@ -92,11 +88,7 @@ fn disconnect_from_a_silent_spinner_frees_the_worker() -> TestResult {
     let freed = eventually(Duration::from_secs(20), || {
         is_admitted(&server).unwrap_or(false)
     });
-    assert!(
-        freed,
-        "the spinner was not cut off after its client left\n{}",
-        server.log()
-    );
+    assert!(freed, "the spinner was not cut off after its client left");
     Ok(())
 }
 
@@ -120,7 +112,7 @@ fn full_server_refuses_then_recovers() -> TestResult {
     let recovered = eventually(Duration::from_secs(20), || {
         first_event(&server, r#"{"emit_first": true}"#).is_ok()
     });
-    assert!(recovered, "{}", server.log());
+    assert!(recovered, "the server did not recover when the holder left");
     Ok(())
 }
 
@@ -151,7 +143,7 @@ fn ping_stays_fast_under_full_load() -> TestResult {
             let log = server.log();
             log.matches("guest: sleeping").count() + log.matches("guest: spinning").count() >= 8
         });
-        assert!(started, "{guest}: {}", server.log());
+        assert!(started, "{guest}: eight guests did not start");
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(
             server.invoke(payload)?.status,
@@ -193,7 +185,7 @@ fn graceful_shutdown_finishes_in_flight_work() -> TestResult {
     let head = read_head(&mut reader)?;
     assert_eq!(head.status, 200, "the in-flight invocation completes");
     let status = wait_status(&mut server.child, Duration::from_secs(30))?;
-    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert_eq!(status.code(), Some(0), "the server's exit code");
     Ok(())
 }
 
@@ -220,7 +212,7 @@ fn shutdown_cancels_what_outlives_the_grace() -> TestResult {
     let started = Instant::now();
     server.terminate()?;
     let status = wait_status(&mut server.child, Duration::from_secs(50))?;
-    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert_eq!(status.code(), Some(0), "the server's exit code");
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "exited after {:?}",
@@ -232,7 +224,7 @@ fn shutdown_cancels_what_outlives_the_grace() -> TestResult {
         head.status, 503,
         "the cancelled invocation is answered as retryable"
     );
-    assert!(server.log().contains("cancelling"), "{}", server.log());
+    server.expect_log("cancelling")?;
     Ok(())
 }
 
@@ -269,7 +261,10 @@ fn the_open_files_limit_is_raised_to_the_hard_limit() -> TestResult {
         .arg(guest("echo"));
     let server = Server::spawn(command)?;
     let (soft, hard) = open_files_limits(server.child.id())?;
-    assert_eq!(soft, hard, "{}", server.log());
+    assert_eq!(
+        soft, hard,
+        "the soft limit of open files against the hard one"
+    );
     assert_ne!(soft, "256");
     let reply = server.invoke("{}")?;
     assert_eq!(reply.status, 200);

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use crate::mock_model::{MockConfig, MockModel};
 use crate::server::{
-    SESSION_HEADER, Server, eventually, one_load_test_at_a_time, read_body, read_chunk, read_head,
-    send,
+    SESSION_HEADER, Server, one_load_test_at_a_time, read_body, read_chunk, read_head, send,
 };
-use crate::support::{TestResult, wait_status};
+use crate::support::{TestResult, eventually, wait_status};
 
 /// The request id header: each test names its requests, so their lines can be found even when
 /// the client never sees a reply.
@@ -122,7 +121,7 @@ fn failures_log_their_kind() -> TestResult {
     assert_eq!(call(&trap, "log-trap", r#"{"message": "kaboom"}"#)?.0, 500);
     let line = ending(&trap, "log-trap", "failed")?;
     assert_eq!(field(&line, "kind"), Some("Trap"), "{line}");
-    assert!(!trap.log().contains("invocation failed"), "{}", trap.log());
+    trap.assert_not_logged("invocation failed");
 
     let stream = Server::start("stream", &[])?;
     let payload = r#"{"count": 3, "fail_after": 2}"#;
@@ -220,7 +219,7 @@ fn a_client_leaving_a_model_call_is_not_a_failure() -> TestResult {
                 line.contains("outbound request") && line.contains("request_id=log-model ")
             })
     });
-    assert!(cut, "the model call was not cut off:\n{}", server.log());
+    assert!(cut, "the model call was not cut off");
     // A session's calls run one at a time: once the next one has ended, the first guest has
     // returned its failure, and any line that failure could cause has been written.
     assert_eq!(call(&server, "log-model-next", "{}")?.0, 400, "no prompt");
@@ -295,7 +294,7 @@ fn shutdown_past_the_grace_answers_503() -> TestResult {
         r#"{"error":"the server is shutting down; try again"}"#
     );
     let status = wait_status(&mut server.child, Duration::from_secs(30))?;
-    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert_eq!(status.code(), Some(0), "the server's exit code");
     let line = ending(&server, "log-shutdown", "cancelled")?;
     assert!(line.contains(" WARN "), "{line}");
     assert_eq!(field(&line, "kind"), Some("ShuttingDown"), "{line}");
@@ -327,7 +326,7 @@ fn shutdown_past_the_grace_ends_a_stream_with_an_error_event() -> TestResult {
     );
     assert_eq!(read_chunk(&mut reader)?, None, "the stream ends after it");
     let status = wait_status(&mut server.child, Duration::from_secs(30))?;
-    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert_eq!(status.code(), Some(0), "the server's exit code");
     let line = ending(&server, "log-shutdown-stream", "cancelled")?;
     assert_eq!(field(&line, "status"), Some("200"), "{line}");
     assert_eq!(field(&line, "events"), Some("1"), "{line}");

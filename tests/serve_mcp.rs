@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::mock_mcp::{MockMcp, PROTOCOL_VERSION};
-use crate::server::{Server, eventually, read_chunk};
-use crate::support::TestResult;
+use crate::server::{Server, read_chunk};
+use crate::support::{TestResult, eventually};
 
 /// The tool agents, one per language, that share the contract these tests check.
 const TOOL_AGENTS: &[&str] = &["tool-agent", "js-tool-agent"];

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::botocore::verify_sigv4;
 use crate::mock_model::{MockConfig, MockModel, fixture};
-use crate::server::{Server, eventually, read_chunk};
-use crate::support::{TestResult, binary, guest, run, stderr, stdout};
+use crate::server::{Server, read_chunk};
+use crate::support::{TestResult, binary, eventually, guest, run, stderr, stdout};
 
 /// The secret the host holds for bearer tests; no guest may ever see it.
 const SECRET: &str = "sk-host-only-7f3a9c";
@@ -71,8 +71,8 @@ fn a_host_not_allowed_is_refused() -> TestResult {
     assert!(message.contains("denied"), "{message}");
     server.expect_log("outbound request denied")?;
     let port = model.address().port().to_string();
-    assert!(server.log().contains(&port), "{}", server.log());
-    assert!(!server.log().contains("query-secret"), "{}", server.log());
+    server.expect_log(&port)?;
+    server.assert_not_logged("query-secret");
     assert_eq!(model.connections_accepted(), 0);
     Ok(())
 }
@@ -148,11 +148,7 @@ fn tokens_stream_through_both_hops() -> TestResult {
     // The guest stopped at `[DONE]` while the model kept the body open: its choice, not a
     // failure of the request, although its call ended at the same moment.
     server.expect_log("the guest stopped reading the body")?;
-    assert!(
-        !server.log().contains("outbound request failed"),
-        "{}",
-        server.log()
-    );
+    server.assert_not_logged("outbound request failed");
     Ok(())
 }
 
@@ -240,7 +236,7 @@ fn the_guest_never_sees_the_bearer_secret() -> TestResult {
         received[0].header("authorization"),
         Some(format!("Bearer {SECRET}").as_str())
     );
-    assert!(!server.log().contains(SECRET));
+    server.assert_not_logged(SECRET);
     Ok(())
 }
 
@@ -290,7 +286,7 @@ fn sigv4_signatures_match_botocore() -> TestResult {
         "us-east-1",
         "bedrock",
     )?;
-    assert!(!server.log().contains(secret));
+    server.assert_not_logged(secret);
     Ok(())
 }
 
@@ -538,6 +534,6 @@ fn a_refused_connection_fails_only_the_request() -> TestResult {
             "attempt {attempt}: {error}"
         );
     }
-    assert!(!server.log().contains("trap"), "{}", server.log());
+    server.assert_not_logged("trap");
     Ok(())
 }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::server::{SESSION_HEADER, Server, eventually, one_load_test_at_a_time, send};
-use crate::support::{TestResult, binary, guest, run, stderr};
+use crate::server::{SESSION_HEADER, Server, one_load_test_at_a_time, send};
+use crate::support::{TestResult, binary, eventually, guest, run, stderr};
 
 /// The chat guest's reply to `message` in `session` (or in no session if empty).
 fn say(server: &Server, session: &str, message: &str) -> Result<Value, Box<dyn std::error::Error>> {
@@ -77,13 +77,7 @@ fn trap_resets_its_session_and_no_other() -> TestResult {
         history(&say(&server, "session-b", "more")?),
         ["kept", "more"]
     );
-    assert!(
-        server
-            .log()
-            .contains("next invocation starts in a fresh instance"),
-        "{}",
-        server.log()
-    );
+    server.expect_log("next invocation starts in a fresh instance")?;
     Ok(())
 }
 
@@ -201,7 +195,7 @@ fn idle_session_is_dropped() -> TestResult {
     assert_eq!(history(&say(&server, "session-a", "two")?), ["one", "two"]);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(history(&say(&server, "session-a", "three")?), ["three"]);
-    assert!(server.log().contains("idle timeout"), "{}", server.log());
+    server.expect_log("idle timeout")?;
     Ok(())
 }
 
@@ -236,11 +230,7 @@ fn busy_session_is_dropped_at_its_maximum_lifetime() -> TestResult {
         reset,
         "the session outlived three times its maximum lifetime"
     );
-    assert!(
-        server.log().contains("maximum lifetime"),
-        "{}",
-        server.log()
-    );
+    server.expect_log("maximum lifetime")?;
     Ok(())
 }
 
@@ -283,11 +273,7 @@ fn least_recently_used_session_makes_room() -> TestResult {
         ["b2"],
         "b was evicted"
     );
-    assert!(
-        server.log().contains("least recently used"),
-        "{}",
-        server.log()
-    );
+    server.expect_log("least recently used")?;
     Ok(())
 }
 
@@ -301,13 +287,7 @@ fn dropped_instance_completes_its_open_tasks() -> TestResult {
     assert!(eventually(Duration::from_secs(10), || {
         server.ping().is_ok_and(|(status, _)| status == "Healthy")
     }));
-    assert!(
-        server
-            .log()
-            .contains("completing the tasks a dropped instance left open"),
-        "{}",
-        server.log()
-    );
+    server.expect_log("completing the tasks a dropped instance left open")?;
     Ok(())
 }
 

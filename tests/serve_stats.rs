@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::server::{SESSION_HEADER, Server, eventually, send};
-use crate::support::TestResult;
+use crate::server::{SESSION_HEADER, Server, send};
+use crate::support::{TestResult, eventually};
 
 /// The `server stats` lines the server has logged so far.
 fn stats_lines(server: &Server) -> Vec<String> {

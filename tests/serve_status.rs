@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::server::{Server, eventually};
-use crate::support::TestResult;
+use crate::server::Server;
+use crate::support::{TestResult, eventually};
 
 /// `Healthy` → `HealthyBusy` while background work runs → `Healthy`, with the timestamp moving
 /// only at the two transitions (each more than a second after the last, since it counts whole
@@ -40,11 +40,7 @@ fn ping_is_busy_while_background_work_runs() -> TestResult {
         healthy_since > busy_since,
         "{healthy_since} after {busy_since}"
     );
-    assert!(
-        server.log().contains("background work completed"),
-        "{}",
-        server.log()
-    );
+    server.expect_log("background work completed")?;
     Ok(())
 }
 
@@ -85,8 +81,7 @@ fn background_failure_is_logged_with_its_ids() -> TestResult {
                     && line.contains("session-for-the-log")
             })
         }),
-        "{}",
-        server.log()
+        "no `background work failed` line naming the job's error, request and session"
     );
     Ok(())
 }

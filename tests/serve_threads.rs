@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::server::{Server, eventually};
-use crate::support::{TestResult, binary, guest, run, stderr};
+use crate::server::Server;
+use crate::support::{TestResult, binary, eventually, guest, run, stderr};
 
 /// The number of the server's threads whose name starts with `prefix` (Linux truncates thread
 /// names to 15 bytes, so `wasm-agent-work`, `wasm-agent-cont`).

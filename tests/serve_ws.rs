@@ -7,8 +7,8 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{ClientRequestBuilder, Message, WebSocket};
 
-use crate::server::{SESSION_HEADER, Server, eventually, one_load_test_at_a_time};
-use crate::support::{TestResult, wait_status};
+use crate::server::{SESSION_HEADER, Server, one_load_test_at_a_time};
+use crate::support::{TestResult, eventually, wait_status};
 
 type Socket = WebSocket<TcpStream>;
 
@@ -207,7 +207,7 @@ fn shutdown_closes_with_1001() -> TestResult {
         (CloseCode::Away, "the server is shutting down".to_owned())
     );
     let status = wait_status(&mut server.child, Duration::from_secs(60))?;
-    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert_eq!(status.code(), Some(0), "the server's exit code");
     Ok(())
 }
 

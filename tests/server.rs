@@ -6,9 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crate::support::{binary, guest};
+use crate::support::{binary, eventually, guest};
 
 /// The session id header.
 pub const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
@@ -21,11 +22,15 @@ pub fn one_load_test_at_a_time() -> MutexGuard<'static, ()> {
     LOAD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A running server; killed when dropped.
+/// A running server; killed when dropped. If the test is failing by then, the server's log is
+/// written to the test's stderr, which cargo shows with the failure: assertions need not carry
+/// the log themselves.
 pub struct Server {
     pub child: Child,
     pub address: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// The thread that copies the server's stderr into `log`, until the server closes it.
+    reader: JoinHandle<()>,
 }
 
 impl Server {
@@ -85,7 +90,7 @@ impl Server {
             }
         };
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
                 if let Ok(mut log) = sink.lock() {
                     log.push_str(&line);
@@ -97,6 +102,7 @@ impl Server {
             child,
             address,
             log,
+            reader,
         })
     }
 
@@ -112,6 +118,12 @@ impl Server {
         } else {
             Err(format!("the log never said `{text}`:\n{}", self.log()))
         }
+    }
+
+    /// Panics if the log holds `text`, as it stands now.
+    #[track_caller]
+    pub fn assert_not_logged(&self, text: &str) {
+        assert!(!self.log().contains(text), "the log says `{text}`");
     }
 
     /// Opens a connection.
@@ -192,6 +204,15 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // Its last lines may still be on their way through the reader; a process the
+            // server started could hold its stderr open, so the wait is bounded.
+            eventually(Duration::from_secs(1), || self.reader.is_finished());
+            eprintln!(
+                "--- the server's log ---\n{}--- end of the server's log ---",
+                self.log()
+            );
+        }
     }
 }
 
@@ -302,16 +323,4 @@ pub fn read_chunk(
     reader.read_exact(&mut chunk)?;
     chunk.truncate(size);
     Ok((size > 0).then_some(chunk))
-}
-
-/// Polls `condition` every 20 ms until it holds or `limit` passes.
-pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }

@@ -3,9 +3,10 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+// Shared with the host's tests and the benches: one place finds a guest and waits.
+pub use wasm_agent_testkit::{TestResult, eventually, guest};
 
 /// A hard bound on any one command, far above what a passing test needs, so that a broken
 /// build fails instead of hanging CI.
@@ -20,19 +21,6 @@ pub fn binary() -> Command {
         .env_remove("WASM_AGENT_WORKERS")
         .env_remove("WASM_AGENT_CONTROL_THREADS");
     command
-}
-
-/// The path of a guest example built by `make guests`.
-pub fn guest(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("guest-examples/dist")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `make guests` (or `make test`) first",
-        path.display()
-    );
-    path
 }
 
 /// Runs `command` to completion within `COMMAND_LIMIT`, capturing its output.
@@ -67,18 +55,17 @@ pub fn wait_status(
     child: &mut Child,
     limit: Duration,
 ) -> Result<ExitStatus, Box<dyn std::error::Error>> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("the command did not exit within {limit:?}").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let mut exited = Ok(None);
+    eventually(limit, || {
+        exited = child.try_wait();
+        !matches!(exited, Ok(None))
+    });
+    if let Some(status) = exited? {
+        return Ok(status);
     }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!("the command did not exit within {limit:?}").into())
 }
 
 fn read_all(stream: Option<&mut impl Read>) -> Vec<u8> {

@@ -5,11 +5,15 @@
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use wasm_agent_host::{Context, Invocation};
+
+/// What each invocation sends.
+const PAYLOAD: &str = r#"{"prompt":"hello"}"#;
 
 fn invoke(c: &mut Criterion) {
     let host = common::host("echo");
     let runtime = common::runtime();
-    let invocation = common::invocation(r#"{"prompt":"hello"}"#);
+    let invocation = Invocation::new(PAYLOAD, Context::new("bench"));
 
     c.bench_function("echo: instantiate + invoke (caller's thread)", |b| {
         b.iter(|| {
@@ -18,8 +22,7 @@ fn invoke(c: &mut Criterion) {
                 .expect("echo succeeds")
         });
     });
-    let mut in_session = invocation.clone();
-    in_session.context.session_id = Some("bench-session".into());
+    let in_session = Invocation::new(PAYLOAD, Context::new("bench").in_session("bench-session"));
     c.bench_function("echo: warm session (caller's thread)", |b| {
         b.iter(|| {
             runtime
@@ -30,14 +33,14 @@ fn invoke(c: &mut Criterion) {
     c.bench_function("echo: instantiate + invoke (worker pool round trip)", |b| {
         b.iter(|| {
             runtime
-                .block_on(host.invoke(invocation.clone()).outcome())
+                .block_on(async { host.invoke(invocation.clone()).await?.outcome().await })
                 .expect("echo succeeds")
         });
     });
     c.bench_function("echo: warm session (worker pool round trip)", |b| {
         b.iter(|| {
             runtime
-                .block_on(host.invoke(in_session.clone()).outcome())
+                .block_on(async { host.invoke(in_session.clone()).await?.outcome().await })
                 .expect("echo succeeds")
         });
     });

@@ -7,6 +7,7 @@ mod common;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use wasm_agent_contract::json;
 use wasm_agent_contract::{headers, sse};
+use wasm_agent_host::{Context, Invocation};
 
 /// The headers of a typical AgentCore invocation.
 const HEADERS: &[(&str, &str)] = &[
@@ -66,13 +67,13 @@ fn json_validation(c: &mut Criterion) {
 fn event_path(c: &mut Criterion) {
     let host = common::host("stream");
     let runtime = common::runtime();
-    let invocation = common::invocation(r#"{"count": 100, "pause_ms": 0}"#);
+    let invocation = Invocation::new(r#"{"count": 100, "pause_ms": 0}"#, Context::new("bench"));
     let mut group = c.benchmark_group("events");
     group.throughput(Throughput::Elements(100));
     group.bench_function("100 events: emit to SSE frame", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let mut running = host.invoke(invocation.clone());
+                let mut running = host.invoke(invocation.clone()).await.expect("admitted");
                 let mut bytes = 0;
                 while let Some(event) = running.next_event().await {
                     bytes += sse::data_frame(event.data()).len();

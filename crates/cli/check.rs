@@ -1,27 +1,23 @@
 //! `wasm-agent check`: describe a component and say whether it can be served.
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
 use wasm_agent_host::{Host, HostConfig};
 
 use crate::args::CheckArgs;
-use crate::{EXIT_COMPONENT, EXIT_FAILED};
+use crate::failure::Failure;
 
-pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+/// Describes the component `args` names and whether it can be served.
+pub fn run(args: &CheckArgs) -> Result<(), Failure> {
+    // Read here, not by the host: a file `check` cannot read fails (1) instead of being judged
+    // as a component (65).
     let bytes = std::fs::read(&args.handler)
         .with_context(|| format!("cannot read {}", args.handler.display()))?;
     let config = HostConfig {
         cache_dir: args.cache.dir(),
         ..HostConfig::default()
     };
-    let inspection = match Host::inspect(&bytes, &config) {
-        Ok(inspection) => inspection,
-        Err(error) => {
-            eprintln!("error: {}: {error}", args.handler.display());
-            return Ok(ExitCode::from(EXIT_COMPONENT));
-        }
-    };
+    let inspection =
+        Host::inspect(&bytes, &config).map_err(|error| Failure::load(&args.handler, error))?;
     let info = &inspection.info;
     println!("{}", args.handler.display());
     println!("  size: {} bytes", bytes.len());
@@ -39,20 +35,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         info.features.join(", ")
     };
     println!("  optional features: {features}");
-    match inspection.verdict {
-        Ok(()) => {
-            println!("  ok: a wasm-agent handler (wasm-agent:handler@0.1.0)");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(error) => {
-            eprintln!("error: {}: {error}", args.handler.display());
-            Ok(ExitCode::from(
-                if matches!(error, wasm_agent_host::LoadError::Read { .. }) {
-                    EXIT_FAILED
-                } else {
-                    EXIT_COMPONENT
-                },
-            ))
-        }
-    }
+    inspection
+        .verdict
+        .map_err(|error| Failure::load(&args.handler, error))?;
+    println!("  ok: a wasm-agent handler (wasm-agent:handler@0.1.0)");
+    Ok(())
 }

@@ -1,15 +1,15 @@
 //! `wasm-agent compile`: a component compiled ahead of time into native code (`.cwasm`).
 
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use wasm_agent_host::{Host, HostConfig};
 
-use crate::EXIT_COMPONENT;
 use crate::args::CompileArgs;
+use crate::failure::Failure;
 
-pub fn run(args: &CompileArgs) -> anyhow::Result<ExitCode> {
+/// Compiles the component `args` names into a `.cwasm`, written whole or not at all.
+pub fn run(args: &CompileArgs) -> Result<(), Failure> {
     let bytes = std::fs::read(&args.handler)
         .with_context(|| format!("cannot read {}", args.handler.display()))?;
     let config = HostConfig {
@@ -18,13 +18,8 @@ pub fn run(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         ..HostConfig::default()
     };
     let started = Instant::now();
-    let compiled = match Host::precompile(&bytes, &config) {
-        Ok(compiled) => compiled,
-        Err(error) => {
-            eprintln!("error: {}: {error}", args.handler.display());
-            return Ok(ExitCode::from(EXIT_COMPONENT));
-        }
-    };
+    let compiled =
+        Host::precompile(&bytes, &config).map_err(|error| Failure::load(&args.handler, error))?;
     // Written beside the destination and renamed, so a half-written file is never served.
     let partial = args.output.with_extension("cwasm.partial");
     std::fs::write(&partial, &compiled)
@@ -39,5 +34,5 @@ pub fn run(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         args.target.as_deref().unwrap_or("this machine"),
         started.elapsed().as_millis()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

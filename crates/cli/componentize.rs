@@ -3,19 +3,18 @@
 //! this binary serves with, so building a C handler needs no tool but the compiler and this
 //! binary.
 
-use std::process::ExitCode;
-
-use anyhow::Context as _;
+use anyhow::{Context as _, anyhow};
 use wasi_preview1_component_adapter_provider::{
     WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
 };
 use wasm_agent_host::WasmKind;
 use wit_component::ComponentEncoder;
 
-use crate::EXIT_COMPONENT;
 use crate::args::ComponentizeArgs;
+use crate::failure::Failure;
 
-pub fn run(args: &ComponentizeArgs) -> anyhow::Result<ExitCode> {
+/// Makes the core module `args` names into a component.
+pub fn run(args: &ComponentizeArgs) -> Result<(), Failure> {
     let module = std::fs::read(&args.core)
         .with_context(|| format!("cannot read {}", args.core.display()))?;
     let refusal = match WasmKind::of(&module) {
@@ -26,8 +25,10 @@ pub fn run(args: &ComponentizeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if let Some(refusal) = refusal {
-        eprintln!("error: {} {refusal}", args.core.display());
-        return Ok(ExitCode::from(EXIT_COMPONENT));
+        return Err(Failure::component(anyhow!(
+            "{} {refusal}",
+            args.core.display()
+        )));
     }
     let encoded = ComponentEncoder::default()
         .validate(true)
@@ -39,17 +40,13 @@ pub fn run(args: &ComponentizeArgs) -> anyhow::Result<ExitCode> {
             )
         })
         .and_then(|encoder| encoder.encode());
-    let component = match encoded {
-        Ok(component) => component,
-        Err(error) => {
-            // The module is the user's input: a bad one is a data error, not a crash.
-            eprintln!(
-                "error: {} cannot be made into a component: {error:#}",
-                args.core.display()
-            );
-            return Ok(ExitCode::from(EXIT_COMPONENT));
-        }
-    };
+    // The module is the user's input: a bad one is a data error, not a crash.
+    let component = encoded.map_err(|error| {
+        Failure::component(error.context(format!(
+            "{} cannot be made into a component",
+            args.core.display()
+        )))
+    })?;
     std::fs::write(&args.output, &component)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!(
@@ -59,5 +56,5 @@ pub fn run(args: &ComponentizeArgs) -> anyhow::Result<ExitCode> {
         args.core.display(),
         module.len()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,61 +1,46 @@
 //! `wasm-agent invoke`: one invocation from the command line.
 
 use std::io::{Read, Write};
-use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use tokio::sync::mpsc;
 use wasm_agent_host::{Context, Host, Invocation, InvokeError};
 
 use crate::args::{InvokeArgs, process_env};
-use crate::{EXIT_COMPONENT, EXIT_CONFIG, EXIT_FAILED};
+use crate::failure::Failure;
 
 /// Lines queued for the stdout writer: a reader that stops reading stalls the guest through
 /// this bound instead of growing a buffer.
 const STDOUT_QUEUE: usize = 16;
 
-pub fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let payload = match read_payload(&args.payload) {
-        Ok(payload) => payload,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    let config = match args.limits.host_config(&process_env) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    let host = match Host::load_file(&args.handler, config) {
-        Ok(host) => host,
-        Err(error) => {
-            eprintln!("error: {}: {error}", args.handler.display());
-            return Ok(ExitCode::from(EXIT_COMPONENT));
-        }
-    };
-    // The context `serve` would build from the same headers (the SDK's rules: lowercase names,
-    // the allowlist, the identity headers), with the flags taking precedence.
-    let headers = wasm_agent_contract::headers::request_context(
+/// Runs one invocation and prints its events and result; a failed invocation ends the
+/// process here (see below).
+pub fn run(args: InvokeArgs) -> Result<(), Failure> {
+    let payload = read_payload(&args.payload).map_err(Failure::usage)?;
+    let config = args
+        .limits
+        .host_config(&process_env)
+        .map_err(|error| Failure::usage(anyhow!(error)))?;
+    // `invoke` takes no flag that sizes the instance pool, so unlike under `serve` a pool it
+    // cannot reserve is no usage error: like every load error it is the component's (65).
+    let host = Host::load_file(&args.handler, config)
+        .map_err(|error| Failure::component(error).context(args.handler.display().to_string()))?;
+    // The context `serve` would build from the same headers, with the flags taking precedence.
+    let mut context = Context::from_headers(
         args.headers
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes())),
     );
+    if let Some(request_id) = args.request_id {
+        context.request_id = request_id;
+    }
+    if let Some(session_id) = args.session_id {
+        context.session_id = Some(session_id);
+    }
     let invocation = Invocation {
         payload,
-        context: Context {
-            request_id: args
-                .request_id
-                .or(headers.request_id)
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            session_id: args.session_id.or(headers.session_id),
-            headers: headers.headers,
-            workload_access_token: headers.workload_access_token,
-            oauth2_callback_url: headers.oauth2_callback_url,
-        },
+        context,
         timeout: args.limits.timeout,
         stream_timeout: None,
     };
@@ -66,27 +51,27 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let outcome = runtime.block_on(invoke(&host, invocation));
     // Work the handler scheduled runs after its reply (a failure is a reply), as under `serve`.
     runtime.block_on(host.background_finished());
-    match outcome {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(error) => {
-            match &error {
-                InvokeError::Guest {
-                    status,
-                    message,
-                    error_type,
-                } => {
-                    let kind = error_type
-                        .as_deref()
-                        .map(|t| format!(" ({t})"))
-                        .unwrap_or_default();
-                    eprintln!("error: the handler failed with status {status}{kind}: {message}");
-                }
-                other => eprintln!("error: {}", other.diagnostic()),
-            }
-            // A stdout nobody reads may still hold the writer thread; exiting ends it.
-            std::process::exit(i32::from(EXIT_FAILED));
+    let Err(error) = outcome else {
+        return Ok(());
+    };
+    let failure = match &error {
+        InvokeError::Guest {
+            status,
+            message,
+            error_type,
+        } => {
+            let kind = error_type
+                .as_deref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default();
+            anyhow!("the handler failed with status {status}{kind}: {message}")
         }
-    }
+        // On the command line the person reading is the operator: the detail is theirs.
+        other => anyhow!(other.diagnostic()),
+    };
+    // Exits here rather than returning to `main`: a stdout nobody reads may still hold the
+    // writer thread, and returning would wait for it as the runtime and host drop.
+    Failure::from(failure).exit()
 }
 
 /// Runs the invocation, printing each event as it arrives and then the result.
@@ -95,7 +80,7 @@ async fn invoke(host: &Host, invocation: Invocation) -> Result<(), InvokeError> 
     // and a stalled stdout must not keep us waiting for ever.
     let give_up = Instant::now() + invocation.timeout + host.config().cancel_grace * 2;
     let (lines, writer) = stdout_writer();
-    let mut running = host.invoke(invocation);
+    let mut running = host.invoke(invocation).await?;
     while let Some(event) = running.next_event().await {
         let sent = tokio::time::timeout_at(give_up.into(), lines.send(event.into_data())).await;
         if !matches!(sent, Ok(Ok(()))) {

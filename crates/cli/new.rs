@@ -4,12 +4,11 @@
 //! core module is made a component by `wasm-agent componentize`.
 
 use std::path::Path;
-use std::process::ExitCode;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, anyhow};
 
-use crate::EXIT_CONFIG;
 use crate::args::{Lang, NewArgs};
+use crate::failure::Failure;
 
 /// One file of a starter: its path in the project, its contents, and whether `{name}`-style
 /// placeholders in it are filled in.
@@ -170,7 +169,8 @@ fn starter(lang: Lang) -> [&'static [File]; 2] {
     }
 }
 
-pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
+/// Writes a starter project where `args` says, refusing a bad name or an existing path.
+pub fn run(args: &NewArgs) -> Result<(), Failure> {
     let name = args
         .path
         .file_name()
@@ -182,15 +182,16 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
-        eprintln!(
-            "error: `{name}` is not a project name: lowercase letters, digits, `-` and `_`, \
-             starting with a letter"
-        );
-        return Ok(ExitCode::from(EXIT_CONFIG));
+        return Err(Failure::usage(anyhow!(
+            "`{name}` is not a project name: lowercase letters, digits, `-` and `_`, starting \
+             with a letter"
+        )));
     }
     if args.path.exists() {
-        eprintln!("error: {} already exists", args.path.display());
-        return Ok(ExitCode::from(EXIT_CONFIG));
+        return Err(Failure::usage(anyhow!(
+            "{} already exists",
+            args.path.display()
+        )));
     }
     let next = match args.lang {
         Lang::Rust => "cargo build --release",
@@ -213,7 +214,7 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
         args.path.display(),
         args.path.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn write(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
@@ -301,7 +302,7 @@ mod tests {
                 path: project.clone(),
                 lang,
             };
-            assert_eq!(run(&args).unwrap(), ExitCode::SUCCESS);
+            run(&args).unwrap();
             for file in starter(lang).into_iter().flatten() {
                 let written = std::fs::read(project.join(file.path)).unwrap();
                 if file.template {

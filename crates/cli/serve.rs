@@ -1,15 +1,14 @@
 //! `wasm-agent serve`: validate the flags, load the handler, bind, serve, and own the signals.
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use wasm_agent_host::{Host, HostConfig, InstanceScope, LoadError};
+use anyhow::{Context as _, anyhow};
+use wasm_agent_host::{Host, HostConfig, InstanceScope};
 use wasm_agent_server::{AppState, ServerConfig, listen, raise_open_files_limit, router, serve};
 
 use crate::args::{Scope, ServeArgs, process_env};
-use crate::{EXIT_COMPONENT, EXIT_CONFIG};
+use crate::failure::Failure;
 
 /// Cores per control thread when `--control-threads` is left to us. HTTP costs a few
 /// microseconds a request against tens for a guest call, and every extra control thread adds
@@ -33,25 +32,12 @@ const MAX_CLIENT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// a typo.
 const MAX_BODY_MIN_RATE: u64 = 1 << 30;
 
-pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let (host_config, server_config) = match configure(&args) {
-        Ok(configs) => configs,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    let host = match Host::load_file(&args.handler, host_config) {
-        Ok(host) => host,
-        Err(error @ LoadError::Pool(_)) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-        Err(error) => {
-            eprintln!("error: {}: {error}", args.handler.display());
-            return Ok(ExitCode::from(EXIT_COMPONENT));
-        }
-    };
+/// Loads the handler, then serves it until a signal.
+pub fn run(args: ServeArgs) -> Result<(), Failure> {
+    let (host_config, server_config) =
+        configure(&args).map_err(|error| Failure::usage(anyhow!(error)))?;
+    let host = Host::load_file(&args.handler, host_config)
+        .map_err(|error| Failure::load(&args.handler, error))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(control_threads(args.control_threads))
         .thread_name("wasm-agent-control")
@@ -88,8 +74,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             outbound_bytes = outbound.bytes,
             "stopped"
         );
-        Ok(ExitCode::SUCCESS)
-    })
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(())
 }
 
 /// Threads of the control runtime: `requested`, or one per [`CORES_PER_CONTROL_THREAD`] cores.
@@ -156,8 +143,9 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
         usize::try_from(args.max_payload).map_err(|_| "--max-payload is too large")?;
     let host = HostConfig {
         workers: args.workers,
-        instance_slots: u32::try_from(args.max_concurrency)
+        max_concurrency: u32::try_from(args.max_concurrency)
             .map_err(|_| "--max-concurrency is too large")?,
+        max_queue: args.max_queue,
         cancel_grace: args.cancel_grace,
         max_total_memory,
         scope: match args.instance_scope {
@@ -177,8 +165,6 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
         max_payload,
         timeout: args.limits.timeout,
         stream_timeout: args.stream_timeout,
-        max_concurrency: args.max_concurrency,
-        max_queue: args.max_queue,
         shutdown_grace: args.shutdown_grace,
         debug: args.debug,
         header_timeout: args.header_timeout.into(),

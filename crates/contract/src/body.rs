@@ -11,10 +11,13 @@ pub const INVALID_JSON: &str = "Invalid JSON";
 /// The `error` of a 400 reply whose body is not UTF-8: Python's `UnicodeDecodeError`.
 pub const INVALID_ENCODING: &str = "Invalid encoding";
 
-/// Starlette's plain-text body (not JSON) for a path with no route, sent with status 404.
+/// The `error` of a 404 reply: Starlette's words for a path with no route. Starlette sends them
+/// as plain text; the server sends `{"error":"Not Found"}`, so that every error a client gets is
+/// JSON.
 pub const NOT_FOUND: &str = "Not Found";
 
-/// Starlette's plain-text body (not JSON) for a known path with the wrong method, status 405.
+/// The `error` of a 405 reply (a known path, the wrong method): Starlette's words, in JSON as
+/// for [`NOT_FOUND`].
 pub const METHOD_NOT_ALLOWED: &str = "Method Not Allowed";
 
 /// Returns the compact body `{"error":"<message>"}`, with `message` JSON-escaped.
@@ -76,7 +79,7 @@ mod tests {
         );
     }
 
-    /// Starlette's default plain-text bodies are spelled exactly.
+    /// Starlette's words for 404 and 405 are spelled exactly.
     #[test]
     fn starlette_default_bodies() {
         assert_eq!(NOT_FOUND, "Not Found");

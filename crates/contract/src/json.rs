@@ -11,6 +11,35 @@ pub fn check_document(text: &str) -> Result<(), serde_json::Error> {
     serde_json::from_str::<IgnoredAny>(text).map(drop)
 }
 
+/// Why a request body is not a payload, in the words the SDK's 400 reply carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadError {
+    /// Not UTF-8: where the first invalid byte is.
+    Encoding(usize),
+    /// UTF-8, but not one JSON document: serde_json's account of why.
+    Json(String),
+}
+
+impl std::fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Encoding(at) => write!(f, "invalid UTF-8 at byte {at}"),
+            Self::Json(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for PayloadError {}
+
+/// Checks that `bytes` are UTF-8 and one JSON document, in the SDK's order (decode, then
+/// parse), and returns them as text without copying.
+pub fn payload(bytes: Vec<u8>) -> Result<String, PayloadError> {
+    let text = String::from_utf8(bytes)
+        .map_err(|error| PayloadError::Encoding(error.utf8_error().valid_up_to()))?;
+    check_document(&text).map_err(|error| PayloadError::Json(error.to_string()))?;
+    Ok(text)
+}
+
 /// Returns `text` as a JSON string literal, quotes included.
 ///
 /// serde_json escapes exactly what Python does with `ensure_ascii=False`: `"` and `\` and the
@@ -23,7 +52,21 @@ pub(crate) fn quote(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_document, quote};
+    use super::{PayloadError, check_document, payload, quote};
+
+    /// UTF-8 is checked before JSON, and any JSON value passes unchanged.
+    #[test]
+    fn payloads_are_checked_for_encoding_then_json() {
+        assert_eq!(payload(b"{}\x80".to_vec()), Err(PayloadError::Encoding(2)));
+        assert!(matches!(payload(Vec::new()), Err(PayloadError::Json(_))));
+        assert!(matches!(
+            payload(b"{\"a\": NaN}".to_vec()),
+            Err(PayloadError::Json(_))
+        ));
+        for ok in ["1", "\"s\"", "null", "[1,2]", "{\"k\": \"w\u{f6}rld\"}"] {
+            assert_eq!(payload(ok.as_bytes().to_vec()).as_deref(), Ok(ok));
+        }
+    }
 
     /// Every kind of JSON value is accepted as a document.
     #[test]

@@ -62,11 +62,14 @@ pub fn obtain<'a>(
             // explicitly to be served, which is the trust `wasm-agent compile` output needs.
             // wasmtime still refuses one from another version or configuration.
             let component = unsafe { Component::deserialize(compiler, bytes) }.map_err(|e| {
-                LoadError::Precompiled(format!(
-                    "{name} was not compiled by this version and configuration of wasm-agent \
-                     ({e:#}); compile it again with `wasm-agent compile`, with the same --fuel \
-                     setting as the server"
-                ))
+                LoadError::Precompiled {
+                    reason: format!(
+                        "{name} was not compiled by this version and configuration of \
+                         wasm-agent; compile it again with `wasm-agent compile`, with the same \
+                         --fuel setting as the server"
+                    ),
+                    source: Some(e.into()),
+                }
             })?;
             return Ok(Obtained {
                 component,
@@ -95,7 +98,7 @@ pub fn obtain<'a>(
     let component = component::compile(compiler, bytes)?;
     let serialized = component
         .serialize()
-        .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        .map_err(|e| LoadError::Engine(e.into()))?;
     if let (Some(cache), Some(entry)) = (cache, &entry) {
         cache.store(entry, &serialized);
     }
@@ -113,7 +116,7 @@ pub fn load_into(serialized: &Serialized<'_>, engine: &Engine) -> Result<Compone
         Serialized::Compiled(bytes) => unsafe { Component::deserialize(engine, bytes) },
         Serialized::Cached(path) => unsafe { Component::deserialize_file(engine, path) },
     };
-    component.map_err(|e| LoadError::Engine(format!("{e:#}")))
+    component.map_err(|e| LoadError::Engine(e.into()))
 }
 
 /// Compiles `bytes` ahead of time for the target `compiler` was configured for: a `.cwasm`.
@@ -121,5 +124,5 @@ pub fn precompile(compiler: &Engine, bytes: &[u8]) -> Result<Vec<u8>, LoadError>
     crate::component::servable(bytes)?;
     compiler
         .precompile_component(bytes)
-        .map_err(|e| LoadError::Invalid(format!("{e:#}")))
+        .map_err(|e| LoadError::Invalid(e.into()))
 }

@@ -46,7 +46,7 @@ impl ComponentInfo {
 /// Compiles a component.
 pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
     servable(bytes)?;
-    Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))
+    Component::new(engine, bytes).map_err(|e| LoadError::Invalid(e.into()))
 }
 
 /// Refuses a file that is not a component before the decoder does, in words.
@@ -85,7 +85,7 @@ pub fn describe(engine: &Engine, component: &Component) -> ComponentInfo {
 /// interfaces.
 pub fn linker(engine: &Engine) -> Result<Linker<InvocationState>, LoadError> {
     let mut linker = Linker::new(engine);
-    let link = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
+    let link = |e: wasmtime::Error| LoadError::Engine(e.into());
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
     Handler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
@@ -106,18 +106,23 @@ pub fn prepare(
         } else {
             info.exports.join(", ")
         };
-        return Err(LoadError::NotAHandler(format!(
-            "it does not export the function `invoke` of wasm-agent:handler@0.1.0 (it exports {exports})"
-        )));
+        return Err(LoadError::NotAHandler {
+            reason: format!(
+                "it does not export the function `invoke` of wasm-agent:handler@0.1.0 (it \
+                 exports {exports})"
+            ),
+            source: None,
+        });
     }
     let pre = linker
         .instantiate_pre(component)
-        .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        .map_err(|e| LoadError::Link(e.into()))?;
     let optional = |name: &str| component.get_export_index(None, name).is_some();
-    let wrong_type = |what: &str, e: wasmtime::Error| {
-        LoadError::NotAHandler(format!(
-            "its export `{what}` does not have the type wasm-agent:handler@0.1.0 expects: {e:#}"
-        ))
+    let wrong_type = |what: &str, e: wasmtime::Error| LoadError::NotAHandler {
+        reason: format!(
+            "its export `{what}` does not have the type wasm-agent:handler@0.1.0 expects"
+        ),
+        source: Some(e.into()),
     };
     let background = optional(BACKGROUND)
         .then(|| BackgroundIndices::new(&pre))

@@ -11,9 +11,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
 /// The wasm stack an invocation may use: wasmtime's own default, ample for interpreters.
 pub const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
-/// Instances that can exist at once. Each memory slot reserves address space (not memory), so
-/// this is cheap; the server derives its admission limit from it.
-pub const DEFAULT_INSTANCE_SLOTS: u32 = 256;
+/// Invocations running at once in fresh instances, one pool slot each. A guest that waits holds
+/// no thread, so this is sized by instances rather than cores; each slot reserves address space
+/// (not memory), so it is cheap.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 256;
+/// Invocations waiting for a fresh instance before new ones are refused ([`InvokeError::Busy`]).
+///
+/// [`InvokeError::Busy`]: crate::InvokeError::Busy
+pub const DEFAULT_MAX_QUEUE: usize = 256;
 /// How often the epoch advances: the time slice a guest runs before it yields its worker thread,
 /// and the resolution of deadlines enforced inside guest code.
 pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -73,7 +78,10 @@ pub struct HostConfig {
     pub workers: usize,
     /// Invocations that may run at once in fresh instances (one pool slot each); sessions,
     /// background runs and WebSockets have slots of their own on top.
-    pub instance_slots: u32,
+    pub max_concurrency: u32,
+    /// Invocations that may wait, each no longer than its own deadline, for a fresh instance
+    /// while `max_concurrency` run; past it they are refused at once.
+    pub max_queue: usize,
     /// Whether invocations with a session id share their session's instance.
     pub scope: InstanceScope,
     /// Session instances kept at once.
@@ -130,7 +138,8 @@ impl Default for HostConfig {
     fn default() -> Self {
         Self {
             workers: 0,
-            instance_slots: DEFAULT_INSTANCE_SLOTS,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            max_queue: DEFAULT_MAX_QUEUE,
             scope: InstanceScope::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
@@ -160,14 +169,6 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
-    /// The session whose instance an invocation with `context` runs in, if any.
-    pub fn session_of<'a>(&self, context: &'a crate::Context) -> Option<&'a str> {
-        match self.scope {
-            InstanceScope::Session => context.session_id.as_deref(),
-            InstanceScope::Request => None,
-        }
-    }
-
     /// Bytes a guest may hand the host in one call (wasmtime's hostcall fuel): the larger of a
     /// result, an event and the chunk wasi:http lets a guest write to a request body at once,
     /// and room for the small fields beside them. Past it wasmtime refuses to copy, which

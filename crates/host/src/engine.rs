@@ -94,10 +94,12 @@ pub fn compiler(config: &HostConfig) -> Result<Engine, LoadError> {
     let mut wasm = base_config(config);
     wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
     if let Some(target) = &config.target {
-        wasm.target(target)
-            .map_err(|e| LoadError::Engine(format!("target {target}: {e:#}")))?;
+        wasm.target(target).map_err(|e| LoadError::Target {
+            target: target.clone(),
+            source: e.into(),
+        })?;
     }
-    Engine::new(&wasm).map_err(|e| LoadError::Engine(format!("{e:#}")))
+    Engine::new(&wasm).map_err(|e| LoadError::Engine(e.into()))
 }
 
 /// Builds the serving engine: a pooling allocator with copy-on-write images and room for `slots`
@@ -117,12 +119,15 @@ pub fn build(
     )));
     Engine::new(&wasm).map_err(|error| {
         let memories = u64::from(slots) * u64::from(per_instance.memories);
-        LoadError::Pool(format!(
-            "cannot reserve the instance pool: {slots} instance slots, {memories} linear-memory \
-             slots in all, need about {} GiB of address space ({error:#}); lower \
-             --max-sessions, --max-concurrency, --max-background or --max-websockets",
-            memories.saturating_mul(SLOT_RESERVATION) >> 30,
-        ))
+        LoadError::Pool {
+            explanation: format!(
+                "{slots} instance slots, {memories} linear-memory slots in all, need about {} \
+                 GiB of address space; lower --max-sessions, --max-concurrency, \
+                 --max-background or --max-websockets",
+                memories.saturating_mul(SLOT_RESERVATION) >> 30,
+            ),
+            source: error.into(),
+        }
     })
 }
 

@@ -5,38 +5,72 @@ use std::time::Duration;
 use thiserror::Error;
 use wasm_agent_contract::guest::Refusal;
 
-/// Why a component could not be loaded.
+/// What wasmtime (or another library) said went wrong beneath a [`LoadError`]: boxed, so
+/// wasmtime's types stay out of the public API while its reasons stay in the error's chain.
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a component could not be loaded. Each variant's text says what failed in our words; what
+/// a library said beneath it is its [`source`](std::error::Error::source), so a reader prints the
+/// whole chain (`{:#}` with anyhow, or a walk of `source()`).
 #[derive(Debug, Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file named.
         path: String,
         /// What the OS said.
+        #[source]
         source: std::io::Error,
     },
     /// The file is not a component at all, by its first bytes.
-    #[error("{0}")]
+    #[error("not a component: the file is {0}")]
     NotAComponent(&'static str),
     /// The bytes are not a valid WebAssembly component.
-    #[error("not a valid WebAssembly component: {0}")]
-    Invalid(String),
+    #[error("not a valid WebAssembly component")]
+    Invalid(#[source] Cause),
     /// The component is valid but is not a wasm-agent handler.
-    #[error("not a wasm-agent handler: {0}")]
-    NotAHandler(String),
+    #[error("not a wasm-agent handler: {reason}")]
+    NotAHandler {
+        /// What it lacks, in our words.
+        reason: String,
+        /// wasmtime's reason, when an export has the wrong type.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The component imports something the host does not provide.
-    #[error("the component needs an import the host does not provide: {0}")]
-    Link(String),
-    /// The engine or worker pool could not be set up.
-    #[error("cannot set up the runtime: {0}")]
-    Engine(String),
-    /// A precompiled component this host cannot load.
-    #[error("{0}")]
-    Precompiled(String),
+    #[error("the component needs an import the host does not provide")]
+    Link(#[source] Cause),
+    /// The compilation target asked for is one wasmtime cannot compile for.
+    #[error("cannot compile for the target {target}")]
+    Target {
+        /// The target triple asked for.
+        target: String,
+        /// wasmtime's reason.
+        #[source]
+        source: Cause,
+    },
+    /// The engine, its linker or the host's threads could not be set up.
+    #[error("cannot set up the runtime")]
+    Engine(#[source] Cause),
+    /// A precompiled component this host cannot load, or native code under the wrong name.
+    #[error("cannot load precompiled code: {reason}")]
+    Precompiled {
+        /// What is wrong and what to do, in our words.
+        reason: String,
+        /// wasmtime's reason, when it refused the code.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The instance pool the configuration asks for cannot be reserved: a configuration error.
-    #[error("{0}")]
-    Pool(String),
+    #[error("cannot reserve the instance pool: {explanation}")]
+    Pool {
+        /// How much the configuration asks for, and which flags to lower.
+        explanation: String,
+        /// wasmtime's reason.
+        #[source]
+        source: Cause,
+    },
 }
 
 /// Why an invocation failed. Each variant is one cause, decided in one place (`classify`).
@@ -90,12 +124,24 @@ pub enum InvokeError {
     /// may succeed on another try.
     #[error("the server is shutting down; try again")]
     ShuttingDown,
-    /// No instance slot was free.
+    /// As many invocations were running in fresh instances, and waiting for one, as the host
+    /// admits ([`HostConfig::max_concurrency`], [`HostConfig::max_queue`]), or the wait ran
+    /// past the invocation's deadline.
+    ///
+    /// [`HostConfig::max_concurrency`]: crate::HostConfig::max_concurrency
+    /// [`HostConfig::max_queue`]: crate::HostConfig::max_queue
+    #[error("the server is busy")]
+    Busy,
+    /// No slot was free for what the invocation needed: a session, a WebSocket connection, an
+    /// instance.
     #[error("no instance slot is free: {0}")]
     Capacity(String),
     /// The invocation's session already has as many invocations waiting as it may.
     #[error("session is busy: {0} invocations are already waiting for it; try again")]
     SessionBusy(usize),
+    /// The component does not export what the call needs (a WebSocket handler).
+    #[error("the handler does not serve {0}")]
+    Unsupported(&'static str),
     /// The host itself failed (a bug, or a resource of the machine). What failed is for the
     /// server's log ([`InvokeError::diagnostic`]), not the caller: it is wasmtime's or the
     /// operating system's text.
@@ -119,8 +165,10 @@ impl InvokeError {
             Self::TooManyTasks(_) => "TooManyTasks",
             Self::Cancelled => "Cancelled",
             Self::ShuttingDown => "ShuttingDown",
+            Self::Busy => "Busy",
             Self::Capacity(_) => "Capacity",
             Self::SessionBusy(_) => "SessionBusy",
+            Self::Unsupported(_) => "Unsupported",
             Self::Internal(_) => "Internal",
         }
     }
@@ -158,6 +206,81 @@ fn humanize(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The error and every source beneath it, as a person reads them: what `{:#}` prints.
+    fn chain(error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        text
+    }
+
+    /// A read error keeps the OS's error as its source: printed with its chain it reads as the
+    /// old one-line message did.
+    #[test]
+    fn read_error_keeps_the_io_error_as_its_source() {
+        let error = LoadError::Read {
+            path: "handler.wasm".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        assert_eq!(error.to_string(), "cannot read handler.wasm");
+        assert_eq!(chain(&error), "cannot read handler.wasm: no such file");
+        let source = std::error::Error::source(&error);
+        assert!(source.is_some_and(|s| s.is::<std::io::Error>()));
+    }
+
+    /// A wasmtime error becomes the source, with its own context chain intact.
+    #[test]
+    fn wasmtime_error_is_the_source_with_its_chain() {
+        let wasmtime = wasmtime::Error::msg("unexpected end").context("invalid section");
+        let error = LoadError::Invalid(wasmtime.into());
+        assert_eq!(error.to_string(), "not a valid WebAssembly component");
+        assert_eq!(
+            chain(&error),
+            "not a valid WebAssembly component: invalid section: unexpected end"
+        );
+    }
+
+    /// A sentence of our own stays in the message, and wasmtime's reason follows it.
+    #[test]
+    fn our_sentence_comes_first_then_the_source() {
+        let pool = LoadError::Pool {
+            explanation: "lower --max-sessions".into(),
+            source: wasmtime::Error::msg("mmap failed").into(),
+        };
+        assert_eq!(
+            chain(&pool),
+            "cannot reserve the instance pool: lower --max-sessions: mmap failed"
+        );
+        let misnamed = LoadError::Precompiled {
+            reason: "a.wasm holds precompiled native code".into(),
+            source: None,
+        };
+        assert_eq!(
+            chain(&misnamed),
+            "cannot load precompiled code: a.wasm holds precompiled native code"
+        );
+    }
+
+    /// A component wasmtime refuses is `Invalid`, and wasmtime's reason reaches the reader.
+    #[test]
+    fn a_refused_component_shows_wasmtime_s_reason() -> Result<(), String> {
+        // A component preamble and nothing valid after it.
+        let bytes = b"\0asm\x0d\0\x01\0\xff\xff";
+        let error = crate::component::compile(&wasmtime::Engine::default(), bytes).err();
+        let Some(error @ LoadError::Invalid(_)) = error else {
+            return Err(format!("expected Invalid, got {error:?}"));
+        };
+        let text = chain(&error);
+        assert!(
+            text.starts_with("not a valid WebAssembly component: ") && text.len() > 40,
+            "{text}"
+        );
+        Ok(())
+    }
 
     /// What failed inside the server goes to its log, never to the caller.
     #[test]

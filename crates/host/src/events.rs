@@ -122,10 +122,12 @@ mod tests {
     use super::*;
 
     /// A full byte budget suspends the sender until the receiver drops an event.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn byte_budget_applies_backpressure() -> Result<(), SendError> {
         let (sender, mut receiver) = channel(100, 10, CancellationToken::new());
         sender.send("1234567890".into(), None, None).await?;
+        // Time is paused: the timeout fires only once the send can make no more progress, so
+        // it proves the send waits, however slow the machine.
         let blocked = tokio::time::timeout(
             Duration::from_millis(50),
             sender.send("1".into(), None, None),
@@ -139,11 +141,13 @@ mod tests {
     }
 
     /// A dropped receiver makes a waiting sender fail instead of waiting forever.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn dropped_receiver_closes_a_waiting_sender() {
         let (sender, receiver) = channel(1, 1 << 20, CancellationToken::new());
         assert_eq!(sender.send("1".into(), None, None).await, Ok(()));
         let waiting = tokio::spawn(async move { sender.send("2".into(), None, None).await });
+        // Time is paused: the sleep ends only once the spawned send has run as far as it can,
+        // so the receiver is dropped under a sender that is waiting.
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(receiver);
         assert_eq!(waiting.await.ok(), Some(Err(SendError::Closed)));

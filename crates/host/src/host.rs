@@ -4,8 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use wasm_agent_contract::json::{self, PayloadError};
 use wasmtime::Engine;
 
 use crate::cache::CompileCache;
@@ -15,9 +16,9 @@ use crate::config::{HostConfig, InstanceScope};
 use crate::engine::{self, EpochTicker, PerInstance};
 use crate::error::{InvokeError, LoadError};
 use crate::events::{self, Event};
-use crate::inner::Inner;
+use crate::inner::{Inner, Parts};
 use crate::invocation::{Completion, Context, Deadline, Invocation, RunningInvocation};
-use crate::jobs::{self, Job};
+use crate::jobs::{self, Job, Lease};
 use crate::outbound::{Outbound, OutboundSnapshot};
 use crate::pool::WorkerPool;
 use crate::sessions::{self, Sessions};
@@ -34,6 +35,28 @@ const WEBSOCKET: &str = "websocket";
 pub struct Host {
     inner: Arc<Inner>,
 }
+
+/// What [`Host::admitted`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    /// Invocations running in fresh instances.
+    pub running: usize,
+    /// Invocations waiting for a fresh instance.
+    pub waiting: usize,
+}
+
+/// Why [`Host::check_payload`] gave no payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadCheck {
+    /// The body is not UTF-8 JSON.
+    Refused(PayloadError),
+    /// The host stopped before the check ran.
+    Stopped,
+}
+
+/// Bodies up to this size are checked on the caller's runtime, which takes microseconds;
+/// larger ones on the worker pool.
+const INLINE_CHECK_LIMIT: usize = 64 << 10;
 
 /// The result of [`Host::inspect`]: what the component holds, and whether it is a handler.
 #[derive(Debug)]
@@ -77,7 +100,7 @@ impl Host {
         let component = compiled::load_into(&obtained.serialized, &engine)?;
         let prepared = component::prepare(&engine, &component::linker(&engine)?, &component)?;
         let (launcher, launches) = mpsc::unbounded_channel();
-        let setup = |e: std::io::Error| LoadError::Engine(e.to_string());
+        let setup = |e: std::io::Error| LoadError::Engine(e.into());
         let outbound = Arc::new(Outbound::new(config.outbound.clone()).map_err(setup)?);
         let shared = Arc::new(Shared::new(
             config.clone(),
@@ -103,21 +126,17 @@ impl Host {
             features = ?info.features,
             "component loaded"
         );
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(Inner::new(Parts {
             engine,
             prepared,
             shared,
             sessions,
             info,
-            root: CancellationToken::new(),
             pool,
-            websockets: Arc::new(Semaphore::new(config.max_websockets as usize)),
-            _reaper: reaper.drop_guard(),
-            _ticker: ticker,
-        });
-        inner
-            .pool
-            .spawn(jobs::launcher(Arc::downgrade(&inner), launches));
+            reaper: reaper.drop_guard(),
+            ticker,
+        }));
+        inner.spawn(jobs::launcher(Arc::downgrade(&inner), launches));
         Ok(Self { inner })
     }
 
@@ -140,51 +159,60 @@ impl Host {
     }
 
     /// Starts an invocation on the worker pool: in its session's instance if it has a session
-    /// id and instances are per session, otherwise in a fresh instance.
-    pub fn invoke(&self, invocation: Invocation) -> RunningInvocation {
-        self.invoke_holding(invocation, ())
-    }
-
-    /// Starts an invocation and holds `guard` until it has ended, so that whatever the guard
-    /// stands for (an admission permit) outlives the invocation's use of an instance.
-    pub fn invoke_holding<G: Send + 'static>(
-        &self,
-        invocation: Invocation,
-        guard: G,
-    ) -> RunningInvocation {
-        let (job, events) = self.job(invocation);
+    /// id and instances are per session, otherwise in a fresh instance once one is free. A
+    /// fresh instance is waited for in a bounded queue, no longer than the invocation's own
+    /// timeout; the host holds the slot until the instance is gone.
+    ///
+    /// Refused with [`InvokeError::Busy`] when the queue is full or the wait runs out, and
+    /// with [`InvokeError::ShuttingDown`] once the host is stopping. A session's own bounds
+    /// (its queue, the number of sessions) are applied on the pool, and end the invocation.
+    pub async fn invoke(&self, invocation: Invocation) -> Result<RunningInvocation, InvokeError> {
+        let lease = match self.inner.session_of(&invocation.context) {
+            // Its session's instance has a slot of its own, and the session's queue and count
+            // bound the waiting: a slot held while queued behind the session's earlier
+            // invocations would let a few busy sessions lock every other caller out.
+            Some(id) => Lease::Session(id.to_owned()),
+            None => Lease::Fresh(self.inner.admit(invocation.timeout).await?),
+        };
+        let (job, events) = self.job(invocation, lease);
         let cancel = job.cancel.clone();
         // The reader takes the outcome once the event stream has ended. Ending the stream only
         // after the outcome is sent wakes it once, with both ready, instead of twice.
         let stream_open = job.events.hold_open();
         let (done, outcome) = oneshot::channel();
         let inner = self.inner.clone();
-        self.inner.pool.spawn(async move {
-            let result = jobs::invoke(&inner, job).await;
-            drop(guard);
+        self.inner.spawn(async move {
+            // The call's future is several kilobytes: boxed here, on the worker, the caller's
+            // runtime spawns (and copies) only the few words this block captures.
+            let result = Box::pin(jobs::invoke(&inner, job)).await;
             let _ = done.send(result);
             drop(stream_open);
         });
-        RunningInvocation {
+        Ok(RunningInvocation {
             events,
             outcome,
             cancel,
-        }
+        })
     }
 
-    /// Runs an invocation on the caller's own task instead of the worker pool, discarding its
-    /// events. This measures instantiate + call without the hand-off to the pool; a server must
-    /// not use it, since guest code would then run on its runtime.
+    /// Runs an invocation on the caller's own task instead of the worker pool, without
+    /// admission, discarding its events. This measures instantiate + call without the hand-off
+    /// to the pool; a server must not use it, since guest code would then run on its runtime.
     #[doc(hidden)]
     pub async fn invoke_here(&self, invocation: Invocation) -> Result<Completion, InvokeError> {
-        let (job, _) = self.job(invocation);
+        let lease = match self.inner.session_of(&invocation.context) {
+            Some(id) => Lease::Session(id.to_owned()),
+            None => Lease::Unbounded,
+        };
+        let (job, _) = self.job(invocation, lease);
         jobs::invoke(&self.inner, job).await
     }
 
-    /// An invocation ready to run, and the caller's end of its event channel.
-    fn job(&self, invocation: Invocation) -> (Job, mpsc::Receiver<Event>) {
-        let config = &self.inner.shared.config;
-        let cancel = self.inner.root.child_token();
+    /// An invocation ready to run in the instance `lease` names, and the caller's end of its
+    /// event channel.
+    fn job(&self, invocation: Invocation, lease: Lease) -> (Job, mpsc::Receiver<Event>) {
+        let config = self.inner.config();
+        let cancel = self.inner.call_token();
         let (events, receiver) = events::channel(
             config.event_buffer,
             config.event_buffer_bytes,
@@ -197,6 +225,7 @@ impl Host {
         );
         let job = Job {
             invocation,
+            lease,
             deadline,
             events,
             cancel,
@@ -213,51 +242,47 @@ impl Host {
         timeout: Duration,
     ) -> Result<RunningSocket, InvokeError> {
         if !self.has_websocket() {
-            return Err(InvokeError::Internal(
-                "the component does not export a WebSocket handler".into(),
-            ));
+            return Err(InvokeError::Unsupported("WebSocket connections"));
         }
-        let slot = self
-            .inner
-            .websockets
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                InvokeError::Capacity(format!(
-                    "all {} WebSocket connections are in use",
-                    self.inner.shared.config.max_websockets
-                ))
-            })?;
-        let cancel = self.inner.root.child_token();
+        let slot = self.inner.websocket_slot().ok_or_else(|| {
+            InvokeError::Capacity(format!(
+                "all {} WebSocket connections are in use",
+                self.inner.config().max_websockets
+            ))
+        })?;
+        let cancel = self.inner.call_token();
         let (done, outcome) = oneshot::channel();
         let (socket, running) = socket::pair(cancel.clone(), outcome);
         let deadline = Deadline::new(Instant::now(), timeout, None);
         let inner = self.inner.clone();
-        self.inner.pool.spawn(async move {
+        self.inner.spawn(async move {
             jobs::websocket(&inner, context, deadline, socket, cancel, slot, done).await;
         });
         Ok(running)
     }
 
-    /// Runs `work` on the worker pool and returns its result: for work whose size a client
-    /// controls (checking a large body), which must not run on the caller's runtime.
-    pub async fn run_on_pool<R, F>(&self, work: F) -> Option<R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        let (done, result) = oneshot::channel();
-        self.inner.pool.spawn(async move {
-            let _ = done.send(work());
+    /// Checks that a request body is UTF-8 and one JSON document and returns it as text. A
+    /// large body takes milliseconds to check, so it is checked on the worker pool, never on
+    /// the caller's runtime, whose size a client would otherwise control.
+    pub async fn check_payload(&self, bytes: Vec<u8>) -> Result<String, PayloadCheck> {
+        if bytes.len() <= INLINE_CHECK_LIMIT {
+            return json::payload(bytes).map_err(PayloadCheck::Refused);
+        }
+        let (done, checked) = oneshot::channel();
+        self.inner.spawn(async move {
+            let _ = done.send(json::payload(bytes));
         });
-        result.await.ok()
+        match checked.await {
+            Ok(checked) => checked.map_err(PayloadCheck::Refused),
+            Err(_) => Err(PayloadCheck::Stopped),
+        }
     }
 
     /// Waits until no background work is scheduled or running (for a one-shot caller, which
     /// would otherwise end the work by exiting).
     pub async fn background_finished(&self) {
-        if let Some(slots) = &self.inner.shared.background {
-            let all = self.inner.shared.config.max_background;
+        if let Some(slots) = &self.inner.shared().background {
+            let all = self.inner.config().max_background;
             let _ = slots.acquire_many(all).await;
         }
     }
@@ -267,59 +292,65 @@ impl Host {
     /// refuses any submitted later. An invocation this stops that does not complete ends in
     /// [`InvokeError::ShuttingDown`], not [`InvokeError::Cancelled`].
     pub fn cancel_all(&self) {
-        self.inner.root.cancel();
+        self.inner.stop();
     }
 
     /// Completes once [`cancel_all`](Self::cancel_all) has been called: for a caller still
     /// waiting to submit an invocation, which the host would now refuse.
     pub async fn stopped(&self) {
-        self.inner.root.cancelled().await;
+        self.inner.stop_token().cancelled().await;
+    }
+
+    /// Invocations running in fresh instances, and waiting for one, now.
+    pub fn admitted(&self) -> Admitted {
+        let (running, waiting) = self.inner.admitted();
+        Admitted { running, waiting }
     }
 
     /// Bytes of linear memory all instances hold now, if a process-wide budget is set.
     pub fn memory_in_use(&self) -> Option<u64> {
-        self.inner.shared.memory.as_ref().map(|m| m.in_use())
+        self.inner.shared().memory.as_ref().map(|m| m.in_use())
     }
 
     /// What the loaded component exports and imports.
     pub fn info(&self) -> &ComponentInfo {
-        &self.inner.info
+        self.inner.info()
     }
 
     /// The configuration the host runs with.
     pub fn config(&self) -> &HostConfig {
-        &self.inner.shared.config
+        self.inner.config()
     }
 
     /// The registry of async tasks guests opened (and background work holds open).
-    pub fn tasks(&self) -> &Arc<AsyncTasks> {
-        &self.inner.shared.tasks
+    pub fn tasks(&self) -> &AsyncTasks {
+        &self.inner.shared().tasks
     }
 
     /// The status a guest set for `/ping`, if any.
     pub fn guest_status(&self) -> Option<GuestStatus> {
-        self.inner.shared.guest_status()
+        self.inner.shared().guest_status()
     }
 
     /// Whether the component exports a WebSocket handler.
     pub fn has_websocket(&self) -> bool {
-        self.inner.info.has(WEBSOCKET)
+        self.inner.info().has(WEBSOCKET)
     }
 
     /// Sessions that exist now, with or without a live instance.
     pub fn sessions(&self) -> usize {
-        self.inner.sessions.len()
+        self.inner.sessions().len()
     }
 
     /// Counts of the outbound requests guests made.
     pub fn outbound_stats(&self) -> OutboundSnapshot {
-        self.inner.shared.outbound.stats()
+        self.inner.shared().outbound.stats()
     }
 
     /// Instances currently allocated from the pool.
     pub fn live_instances(&self) -> Option<u64> {
         self.inner
-            .engine
+            .engine()
             .pooling_allocator_metrics()
             .map(|m| m.component_instances())
     }
@@ -328,7 +359,7 @@ impl Host {
     /// stacks kept warm for the next instance): memory the process holds on purpose, which an
     /// operator watching its size should tell apart from a leak.
     pub fn pool_warm_bytes(&self) -> Option<u64> {
-        let metrics = self.inner.engine.pooling_allocator_metrics()?;
+        let metrics = self.inner.engine().pooling_allocator_metrics()?;
         let bytes = metrics.unused_memory_bytes_resident()
             + metrics.unused_table_bytes_resident()
             + metrics.unused_stack_bytes_resident().unwrap_or(0);
@@ -354,7 +385,7 @@ fn pool_slots(config: &HostConfig, info: &ComponentInfo) -> u32 {
         0
     };
     config
-        .instance_slots
+        .max_concurrency
         .saturating_add(sessions)
         .saturating_add(background)
         .saturating_add(websockets)
@@ -366,12 +397,18 @@ fn source_of<'a>(path: &Path, bytes: &'a [u8], name: &'a str) -> Result<Source<'
     match (Engine::detect_precompiled(bytes).is_some(), named_cwasm) {
         (true, true) => Ok(Source::Precompiled { bytes, name }),
         (false, false) => Ok(Source::Wasm(bytes)),
-        (true, false) => Err(LoadError::Precompiled(format!(
-            "{name} holds precompiled native code; it is served only from a file named .cwasm"
-        ))),
-        (false, true) => Err(LoadError::Precompiled(format!(
-            "{name} is named .cwasm but is not a component precompiled by `wasm-agent compile`"
-        ))),
+        (true, false) => Err(LoadError::Precompiled {
+            reason: format!(
+                "{name} holds precompiled native code; it is served only from a file named .cwasm"
+            ),
+            source: None,
+        }),
+        (false, true) => Err(LoadError::Precompiled {
+            reason: format!(
+                "{name} is named .cwasm but is not a component precompiled by `wasm-agent compile`"
+            ),
+            source: None,
+        }),
     }
 }
 

@@ -25,6 +25,43 @@ pub struct Context {
     pub oauth2_callback_url: Option<String>,
 }
 
+impl Context {
+    /// A context with only a request id: what a caller without headers (a test, a benchmark)
+    /// needs.
+    pub fn new(request_id: impl Into<String>) -> Self {
+        Self {
+            request_id: request_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// This context in the session `session_id`.
+    #[must_use]
+    pub fn in_session(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(session_id.into());
+        self
+    }
+
+    /// The context of a request with these headers, read as the SDK reads them (its
+    /// allowlist, lowercase names, the identity headers); a request without a request id gets
+    /// a new one. `serve` and `invoke` both build their contexts here.
+    pub fn from_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        let read = wasm_agent_contract::headers::request_context(headers);
+        Self {
+            request_id: read.request_id.unwrap_or_else(new_request_id),
+            session_id: read.session_id,
+            headers: read.headers,
+            workload_access_token: read.workload_access_token,
+            oauth2_callback_url: read.oauth2_callback_url,
+        }
+    }
+}
+
+/// A new request id: a random UUID, as the SDK makes one.
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// One invocation to run.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -36,6 +73,33 @@ pub struct Invocation {
     pub timeout: Duration,
     /// How long a guest that has emitted may take in all; `None` keeps `timeout` throughout.
     pub stream_timeout: Option<Duration>,
+}
+
+impl Invocation {
+    /// An invocation of `payload` (one JSON document) with `context`, under AgentCore's
+    /// request timeout and no separate stream timeout.
+    pub fn new(payload: impl Into<String>, context: Context) -> Self {
+        Self {
+            payload: payload.into(),
+            context,
+            timeout: crate::config::DEFAULT_TIMEOUT,
+            stream_timeout: None,
+        }
+    }
+
+    /// This invocation with `timeout` to return or emit its first event.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// This invocation with `stream_timeout` for the whole stream once it has emitted.
+    #[must_use]
+    pub fn with_stream_timeout(mut self, stream_timeout: Duration) -> Self {
+        self.stream_timeout = Some(stream_timeout);
+        self
+    }
 }
 
 /// A successful invocation's result.
@@ -108,11 +172,6 @@ impl RunningInvocation {
     /// not return within the host's cancel grace.
     pub fn cancel(&self) {
         self.cancel.cancel();
-    }
-
-    /// A handle that cancels this invocation, usable after `self` is consumed.
-    pub fn cancel_token(&self) -> CancellationToken {
-        self.cancel.clone()
     }
 }
 

@@ -21,23 +21,35 @@ use crate::socket::Socket;
 use crate::state::Call;
 
 /// An invocation submitted to the pool, with its end of the event channel.
-pub struct Job {
-    pub invocation: Invocation,
-    pub deadline: Deadline,
-    pub events: EventSender,
-    pub cancel: CancellationToken,
+pub(crate) struct Job {
+    pub(crate) invocation: Invocation,
+    pub(crate) lease: Lease,
+    pub(crate) deadline: Deadline,
+    pub(crate) events: EventSender,
+    pub(crate) cancel: CancellationToken,
 }
 
-/// Runs an invocation to its end: in its session's instance if it has a session id and the
-/// scope is per session, otherwise in a fresh instance.
-pub async fn invoke(inner: &Arc<Inner>, job: Job) -> Result<Completion, InvokeError> {
+/// Which instance an invocation runs in, as [`Host::invoke`](crate::Host::invoke) decided.
+#[derive(Debug)]
+pub(crate) enum Lease {
+    /// Its session's, kept between the session's invocations.
+    Session(String),
+    /// A fresh one, under admission: the permit is held until the instance is gone, so no
+    /// more invocations run than the pool has fresh instances for.
+    Fresh(OwnedSemaphorePermit),
+    /// A fresh one outside admission (a benchmark running on its own task).
+    Unbounded,
+}
+
+/// Runs an invocation to its end, in the instance its lease names.
+pub(crate) async fn invoke(inner: &Arc<Inner>, mut job: Job) -> Result<Completion, InvokeError> {
     let context = &job.invocation.context;
     let span = tracing::info_span!(
         "invocation",
         request_id = %context.request_id,
         session_id = context.session_id.as_deref().unwrap_or(""),
     );
-    let session = inner.shared.config.session_of(context).map(str::to_owned);
+    let lease = std::mem::replace(&mut job.lease, Lease::Unbounded);
     // How it ended is the caller's to log: only the caller knows whether anyone was still
     // waiting for the outcome (a client that left makes the guest's failure moot).
     async {
@@ -45,9 +57,11 @@ pub async fn invoke(inner: &Arc<Inner>, job: Job) -> Result<Completion, InvokeEr
         if inner.is_stopping() {
             return Err(InvokeError::ShuttingDown);
         }
-        match session {
-            Some(id) => in_session(inner, job, &id).await,
-            None => in_call(inner, &mut None, job).await.outcome,
+        match lease {
+            Lease::Session(id) => in_session(inner, job, &id).await,
+            // The permit is released only here, once the instance is gone.
+            Lease::Fresh(_permit) => in_call(inner, &mut None, job).await.outcome,
+            Lease::Unbounded => in_call(inner, &mut None, job).await.outcome,
         }
     }
     .instrument(span)
@@ -57,7 +71,7 @@ pub async fn invoke(inner: &Arc<Inner>, job: Job) -> Result<Completion, InvokeEr
 /// Runs an invocation in its session's instance, after the session's earlier invocations, and
 /// waiting no longer than its own deadline.
 async fn in_session(inner: &Arc<Inner>, job: Job, id: &str) -> Result<Completion, InvokeError> {
-    let entry = inner.sessions.enter(id)?;
+    let entry = inner.sessions().enter(id)?;
     let mut slot = tokio::select! {
         biased;
         slot = entry.slot.lock() => slot,
@@ -73,7 +87,7 @@ async fn in_session(inner: &Arc<Inner>, job: Job, id: &str) -> Result<Completion
     }
     if slot
         .as_ref()
-        .is_some_and(|kept| inner.sessions.has_expired(kept.created(), Instant::now()))
+        .is_some_and(|kept| inner.sessions().has_expired(kept.created(), Instant::now()))
     {
         sessions::log_dropped(id, Dropped::Lifetime);
         *slot = None;
@@ -99,6 +113,7 @@ async fn in_call(inner: &Arc<Inner>, slot: &mut Option<Instance>, job: Job) -> C
         deadline,
         events,
         cancel,
+        ..
     } = job;
     let context = run::guest_context(&invocation.context, &deadline);
     let origin = Arc::new(invocation.context);
@@ -133,9 +148,7 @@ fn start_background(
 /// Starts one piece of background work on the pool.
 fn spawn_background(inner: &Arc<Inner>, work: Scheduled, context: Arc<Context>) {
     let inner_ = inner.clone();
-    inner
-        .pool
-        .spawn(async move { background(&inner_, work, context).await });
+    inner.spawn(async move { background(&inner_, work, context).await });
 }
 
 /// Runs one piece of background work to its end, under the task timeout, and logs how it ended.
@@ -148,10 +161,10 @@ async fn background(inner: &Arc<Inner>, work: Scheduled, context: Arc<Context>) 
     );
     async {
         let started = Instant::now();
-        let deadline = Deadline::new(started, inner.shared.config.task_timeout, None);
+        let deadline = Deadline::new(started, inner.config().task_timeout, None);
         let guest_context = run::guest_context(&context, &deadline);
         let call = Call::new(context.clone(), deadline, None);
-        let cancel = inner.root.child_token();
+        let cancel = inner.call_token();
         let what = Work::Background {
             task: &work.task,
             input: &work.input,
@@ -173,7 +186,7 @@ async fn background(inner: &Arc<Inner>, work: Scheduled, context: Arc<Context>) 
 
 /// Starts the background work calls without a waiting caller schedule, as it arrives, for as
 /// long as the host lives.
-pub async fn launcher(inner: Weak<Inner>, mut launches: mpsc::UnboundedReceiver<Launch>) {
+pub(crate) async fn launcher(inner: Weak<Inner>, mut launches: mpsc::UnboundedReceiver<Launch>) {
     while let Some(Launch { work, context }) = launches.recv().await {
         let Some(inner) = inner.upgrade() else {
             return;
@@ -184,7 +197,7 @@ pub async fn launcher(inner: Weak<Inner>, mut launches: mpsc::UnboundedReceiver<
 
 /// Runs a WebSocket handler for one connection in an instance of its own, under the deadline,
 /// holding its connection slot until the instance is gone.
-pub async fn websocket(
+pub(crate) async fn websocket(
     inner: &Arc<Inner>,
     context: Context,
     deadline: Deadline,

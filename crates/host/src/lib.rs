@@ -6,24 +6,35 @@
 //! the invocation's outcome come back over channels ([`RunningInvocation`]), so the caller's
 //! runtime never runs guest code.
 //!
-//! Modules:
-//! - [`config`]: the limits and pool sizes, with their defaults;
-//! - `engine`: the wasmtime `Engine` (pooling allocator, epochs, fuel) and the epoch ticker;
-//! - `component`: loading, checking and describing a component; [`WasmKind`], what a file's
-//!   first bytes say it is;
-//! - `host`: [`Host`], and `inner`, the state it shares with `jobs` (sessions, background runs,
-//!   WebSockets on the pool) and `run` (one call in one store);
-//! - [`invocation`]: what a caller submits and gets back;
-//! - `run`: one invocation in one store, and the classification of its failure ([`InvokeError`]);
-//!   `instance`, an instance kept between a session's calls;
-//! - `state`, `imports`, `events`, `stdio`, `limits`: what a store holds and the host functions
-//!   (which check what a guest hands over with `wasm_agent_contract::guest`);
+//! Modules, from the top down; each uses only those below it (no circle):
+//! - `host`: [`Host`], loading a component and the one way in for every caller
+//!   ([`Host::invoke`], [`Host::connect`]); it decides once which instance an invocation runs
+//!   in and admits it;
+//! - `jobs`: what runs on the worker pool: an invocation in its session's instance or a fresh
+//!   one, the background work it scheduled, a WebSocket handler;
+//! - `run`: one call into one store (instantiate if new, call, supervise the deadline and
+//!   cancellation), and `classify`, which decides how an ended call failed ([`InvokeError`]);
+//! - `inner`: what `host` shares with `jobs` and `run`, behind methods: the engine, the prepared
+//!   component, `admission` (the bound on fresh instances and their queue), `sessions` (the
+//!   session table, with `instance`, an instance kept between calls), the worker `pool`;
+//! - `state`: what a store holds for its instance and the call in progress; `imports`, the
+//!   host functions guests call, which check what a guest hands over with
+//!   `wasm_agent_contract::guest`; `events`, the bounded channel of a guest's events; `socket`,
+//!   a WebSocket's two channels; `stdio`, guest output to the log; `limits`, memory limits and
+//!   the process-wide budget; `shared`, what every store of a host shares;
 //! - [`tasks`]: the async tasks guests register, which `/ping` reports;
 //! - [`outbound`]: HTTP requests guests make (`wasi:http`), the rules that allow them and the
-//!   credentials the host attaches.
+//!   credentials the host attaches;
+//! - `component` (loading, checking and describing a component), `compiled` (where its machine
+//!   code comes from), `cache` (the compile cache on disk), `engine` (the wasmtime `Engine`,
+//!   pooling allocator and epoch ticker), `bindings` (generated from `wit/`), `wasm_kind`
+//!   (what a file's first bytes say it is);
+//! - at the bottom, what everything uses: [`config`] (limits and their defaults), `error`
+//!   ([`LoadError`], [`InvokeError`]) and [`invocation`] (what a caller submits and gets back).
 //!
 //! wasmtime types do not appear in the public API.
 
+mod admission;
 mod bindings;
 mod cache;
 mod classify;
@@ -55,7 +66,7 @@ pub use component::ComponentInfo;
 pub use config::{HostConfig, InstanceScope};
 pub use error::{InvokeError, LoadError};
 pub use events::Event;
-pub use host::{Host, Inspection};
+pub use host::{Admitted, Host, Inspection, PayloadCheck};
 pub use invocation::{Completion, Context, Invocation, ReplyHead, RunningInvocation};
 pub use outbound::{OutboundConfig, OutboundSnapshot};
 pub use shared::GuestStatus;

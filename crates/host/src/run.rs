@@ -55,7 +55,7 @@ pub async fn call(
     let state = store.data_mut();
     state.begin(call, cancel);
     state.limiter.forget_denial();
-    if let Some(fuel) = inner.shared.config.fuel
+    if let Some(fuel) = inner.config().fuel
         && let Err(error) = store.set_fuel(fuel)
     {
         let call = store.data_mut().end();
@@ -70,20 +70,20 @@ pub async fn call(
         let instance = match live {
             Some(instance) => instance,
             None => {
-                let instance = inner.prepared.pre.instantiate_async(&mut store).await?;
+                let instance = inner.prepared().pre.instantiate_async(&mut store).await?;
                 live = Some(instance);
                 instance
             }
         };
         dispatch(inner, &mut store, &instance, work, context).await
     };
-    let grace = inner.shared.config.cancel_grace;
-    let ended = supervise(run, &deadline, cancel, grace, &inner.root).await;
+    let grace = inner.config().cancel_grace;
+    let ended = supervise(run, &deadline, cancel, grace, inner.stop_token()).await;
     let reusable = matches!(ended, Ended::Finished(Ok(_)));
     let outcome = classify(
         ended,
         store.data(),
-        &inner.shared.config,
+        inner.config(),
         &deadline,
         inner.is_stopping(),
     );
@@ -110,7 +110,7 @@ async fn dispatch(
     work: Work<'_>,
     context: &GuestContext,
 ) -> CallResult {
-    let prepared = &inner.prepared;
+    let prepared = inner.prepared();
     let missing = |export: &str| wasmtime::format_err!("the component does not export `{export}`");
     match work {
         Work::Invoke(payload) => {
@@ -143,11 +143,11 @@ async fn dispatch(
 /// A store for a new instance, with its limits. Every tick its guest yields the worker thread
 /// (time slicing); past the deadline of the call in progress it traps.
 fn new_store(inner: &Inner) -> Store<InvocationState> {
-    let mut store = Store::new(&inner.engine, InvocationState::new(inner.shared.clone()));
+    let mut store = Store::new(inner.engine(), InvocationState::new(inner.shared().clone()));
     store.limiter(|state| &mut state.limiter);
     // What the guest may hand the host in one call is bounded here, before wasmtime copies it
     // out of linear memory; the result and event limits are checked on the copies.
-    store.set_hostcall_fuel(inner.shared.config.max_guest_transfer());
+    store.set_hostcall_fuel(inner.config().max_guest_transfer());
     store.epoch_deadline_callback(|mut store| {
         let call = &mut store.data_mut().call;
         if call.deadline.has_passed() {

@@ -1,35 +1,17 @@
 //! Session instances as the pooling allocator counts them: kept between invocations, and
 //! returned to the pool when dropped.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{TestResult, guest};
 use wasm_agent_host::{Context, Host, HostConfig, Invocation};
+use wasm_agent_testkit::{TestResult, guest, wait_for};
 
+/// A chat message in the session `session`.
 fn in_session(session: &str) -> Invocation {
-    Invocation {
-        payload: r#"{"message": "hi"}"#.into(),
-        context: Context {
-            request_id: "test".into(),
-            session_id: Some(session.into()),
-            ..Context::default()
-        },
-        timeout: Duration::from_secs(30),
-        stream_timeout: None,
-    }
-}
-
-async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while !condition() {
-        if started.elapsed() > limit {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    true
+    Invocation::new(
+        r#"{"message": "hi"}"#,
+        Context::new("test").in_session(session),
+    )
 }
 
 /// Each session holds one instance of the pool between invocations; eviction and the idle
@@ -42,10 +24,10 @@ async fn dropped_sessions_return_their_instances() -> TestResult {
         ..HostConfig::default()
     };
     let host = Host::load_file(&guest("chat"), config)?;
-    host.invoke(in_session("a")).outcome().await?;
-    host.invoke(in_session("b")).outcome().await?;
+    host.invoke(in_session("a")).await?.outcome().await?;
+    host.invoke(in_session("b")).await?.outcome().await?;
     assert_eq!(host.live_instances(), Some(2), "kept between invocations");
-    host.invoke(in_session("c")).outcome().await?;
+    host.invoke(in_session("c")).await?.outcome().await?;
     assert_eq!(host.live_instances(), Some(2), "the least recent made room");
     assert_eq!(host.sessions(), 2);
     assert!(
@@ -61,8 +43,8 @@ async fn dropped_sessions_return_their_instances() -> TestResult {
 #[tokio::test]
 async fn second_invocation_reuses_the_instance() -> TestResult {
     let host = Host::load_file(&guest("chat"), HostConfig::default())?;
-    host.invoke(in_session("a")).outcome().await?;
-    let second = host.invoke(in_session("a")).outcome().await?;
+    host.invoke(in_session("a")).await?.outcome().await?;
+    let second = host.invoke(in_session("a")).await?.outcome().await?;
     assert!(
         second
             .result
@@ -86,6 +68,7 @@ async fn idle_sessions_make_room_in_the_memory_budget() -> TestResult {
     for session in 0..64 {
         if let Err(error) = host
             .invoke(in_session(&format!("s{session}")))
+            .await?
             .outcome()
             .await
         {
@@ -102,6 +85,7 @@ async fn idle_sessions_make_room_in_the_memory_budget() -> TestResult {
     loop {
         let retried = host
             .invoke(in_session(&format!("s{session}")))
+            .await?
             .outcome()
             .await;
         if retried.is_ok() {

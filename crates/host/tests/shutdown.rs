@@ -1,25 +1,12 @@
 //! Who stopped an invocation: the host at shutdown ([`Host::cancel_all`]) or its caller. Only the
 //! first is the server's to answer for, so it ends in its own error whatever the guest did next.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestResult, guest};
 use wasm_agent_host::{Context, Host, HostConfig, Invocation, InvokeError};
+use wasm_agent_testkit::{TestResult, guest};
 
-fn invocation(payload: &str) -> Invocation {
-    Invocation {
-        payload: payload.into(),
-        context: Context {
-            request_id: "shutdown-test".into(),
-            ..Context::default()
-        },
-        timeout: Duration::from_secs(30),
-        stream_timeout: None,
-    }
-}
-
+/// The example guest `name` with a short cancel grace, so that a guest is cut off soon.
 fn load(name: &str) -> Result<Host, Box<dyn std::error::Error>> {
     let config = HostConfig {
         cancel_grace: Duration::from_millis(100),
@@ -34,17 +21,32 @@ fn load(name: &str) -> Result<Host, Box<dyn std::error::Error>> {
 #[tokio::test]
 async fn a_stopped_host_ends_its_invocations_as_shutting_down() -> TestResult {
     let host = load("sleep")?;
-    let mut sleeping = host.invoke(invocation(r#"{"ms": 30000, "emit_first": true}"#));
+    let mut sleeping = host
+        .invoke(Invocation::new(
+            r#"{"ms": 30000, "emit_first": true}"#,
+            Context::new("shutdown-test"),
+        ))
+        .await?;
     assert!(sleeping.next_event().await.is_some(), "no first event");
     let streaming = load("stream")?;
-    let mut emitting = streaming.invoke(invocation(r#"{"count": 1000000}"#));
+    let mut emitting = streaming
+        .invoke(Invocation::new(
+            r#"{"count": 1000000}"#,
+            Context::new("shutdown-test"),
+        ))
+        .await?;
     assert!(emitting.next_event().await.is_some(), "no first event");
     host.cancel_all();
     streaming.cancel_all();
     assert_eq!(sleeping.outcome().await, Err(InvokeError::ShuttingDown));
     assert_eq!(emitting.outcome().await, Err(InvokeError::ShuttingDown));
-    let late = host.invoke(invocation(r#"{"ms": 1}"#));
-    assert_eq!(late.outcome().await, Err(InvokeError::ShuttingDown));
+    let late = host
+        .invoke(Invocation::new(
+            r#"{"ms": 1}"#,
+            Context::new("shutdown-test"),
+        ))
+        .await;
+    assert_eq!(late.err(), Some(InvokeError::ShuttingDown));
     Ok(())
 }
 
@@ -52,7 +54,12 @@ async fn a_stopped_host_ends_its_invocations_as_shutting_down() -> TestResult {
 #[tokio::test]
 async fn a_caller_cancel_is_not_a_shutdown() -> TestResult {
     let host = load("sleep")?;
-    let mut sleeping = host.invoke(invocation(r#"{"ms": 30000, "emit_first": true}"#));
+    let mut sleeping = host
+        .invoke(Invocation::new(
+            r#"{"ms": 30000, "emit_first": true}"#,
+            Context::new("shutdown-test"),
+        ))
+        .await?;
     assert!(sleeping.next_event().await.is_some(), "no first event");
     sleeping.cancel();
     assert_eq!(sleeping.outcome().await, Err(InvokeError::Cancelled));

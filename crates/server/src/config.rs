@@ -8,17 +8,9 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 100 * 1000 * 1000;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Time for a whole streamed reply: AgentCore's streaming limit.
 pub const DEFAULT_STREAM_TIMEOUT: Duration = Duration::from_secs(60 * 60);
-/// Invocations holding an instance at once. A guest that waits holds no thread, so this is
-/// sized by instances rather than cores.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
-/// Invocations waiting for a free instance before new ones are refused with 503.
-pub const DEFAULT_MAX_QUEUE: usize = 256;
 /// Time in-flight invocations get to finish after SIGTERM: AgentCore gives a stopping session
 /// 15 s, so this leaves room to cancel the rest and exit.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// Bodies up to this size are checked on the control runtime; larger ones on the worker pool,
-/// so a client's 100 MB body costs the control runtime nothing.
-pub const INLINE_CHECK_LIMIT: usize = 64 << 10;
 /// What `Retry-After` tells a refused client, in seconds.
 pub const RETRY_AFTER_SECS: u32 = 1;
 /// Time a client has to send a request's head: from accepting the connection for its first
@@ -60,10 +52,6 @@ pub struct ServerConfig {
     pub timeout: Duration,
     /// Time for a whole streamed reply.
     pub stream_timeout: Duration,
-    /// Invocations holding an instance at once.
-    pub max_concurrency: usize,
-    /// Invocations that may wait for an instance.
-    pub max_queue: usize,
     /// Time in-flight work gets after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Whether the SDK's debug actions (`_agent_core_app_action`) are answered.
@@ -86,8 +74,6 @@ impl Default for ServerConfig {
             max_payload: DEFAULT_MAX_PAYLOAD,
             timeout: DEFAULT_TIMEOUT,
             stream_timeout: DEFAULT_STREAM_TIMEOUT,
-            max_concurrency: DEFAULT_MAX_CONCURRENCY,
-            max_queue: DEFAULT_MAX_QUEUE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             debug: false,
             header_timeout: DEFAULT_HEADER_TIMEOUT,

@@ -28,9 +28,6 @@ pub enum ApiError {
     /// The body stalled, or arrived too slowly to be waited for.
     #[error("the request body arrived too slowly")]
     BodyTimeout,
-    /// Too many invocations are running and waiting.
-    #[error("the server is busy")]
-    Busy,
     /// No route has this path.
     #[error("not found")]
     NotFound,
@@ -61,9 +58,10 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnknownAction(_) | Self::NotAWebSocket(_) => StatusCode::BAD_REQUEST,
-            Self::NoWebSocket => StatusCode::FORBIDDEN,
+            Self::NoWebSocket | Self::Invocation(InvokeError::Unsupported(_)) => {
+                StatusCode::FORBIDDEN
+            }
             _ if self.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Invocation(InvokeError::Guest { status, .. }) => {
@@ -78,13 +76,13 @@ impl ApiError {
     fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            Self::Busy
-                | Self::Invocation(
-                    InvokeError::Capacity(_)
-                        | InvokeError::MemoryBudget(_)
-                        | InvokeError::SessionBusy(_)
-                        | InvokeError::ShuttingDown
-                )
+            Self::Invocation(
+                InvokeError::Busy
+                    | InvokeError::Capacity(_)
+                    | InvokeError::MemoryBudget(_)
+                    | InvokeError::SessionBusy(_)
+                    | InvokeError::ShuttingDown
+            )
         )
     }
 
@@ -96,9 +94,12 @@ impl ApiError {
             // Only a caller that went away cancels an invocation.
             Self::Invocation(InvokeError::Cancelled) => Outcome::ClientGone,
             // No instance was had: the guest never ran.
-            Self::Invocation(InvokeError::Capacity(_) | InvokeError::SessionBusy(_)) => {
-                Outcome::Refused
-            }
+            Self::Invocation(
+                InvokeError::Busy
+                | InvokeError::Capacity(_)
+                | InvokeError::SessionBusy(_)
+                | InvokeError::Unsupported(_),
+            ) => Outcome::Refused,
             Self::Invocation(_) => Outcome::Failed,
             _ => Outcome::Refused,
         }
@@ -112,7 +113,6 @@ impl ApiError {
             Self::UnreadableBody(_) => "UnreadableBody",
             Self::PayloadTooLarge(_) => "PayloadTooLarge",
             Self::BodyTimeout => "BodyTimeout",
-            Self::Busy => "Busy",
             Self::NotFound => "NotFound",
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::UnknownAction(_) => "UnknownAction",
@@ -205,7 +205,11 @@ mod tests {
                 418,
                 r#"{"error":"teapot"}"#,
             ),
-            (ApiError::Busy, 503, r#"{"error":"the server is busy"}"#),
+            (
+                ApiError::Invocation(InvokeError::Busy),
+                503,
+                r#"{"error":"the server is busy"}"#,
+            ),
             (
                 ApiError::Invocation(InvokeError::ShuttingDown),
                 503,
@@ -227,7 +231,7 @@ mod tests {
     /// allowed.
     #[test]
     fn retry_after_and_allow() {
-        let busy = ApiError::Busy.into_response();
+        let busy = ApiError::Invocation(InvokeError::Busy).into_response();
         assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
         let stopping = ApiError::Invocation(InvokeError::ShuttingDown).into_response();
         assert_eq!(stopping.headers()[header::RETRY_AFTER], "1");
@@ -260,7 +264,7 @@ mod tests {
                 ApiError::Invocation(InvokeError::SessionBusy(1)),
                 Outcome::Refused,
             ),
-            (ApiError::Busy, Outcome::Refused),
+            (ApiError::Invocation(InvokeError::Busy), Outcome::Refused),
             (ApiError::PayloadTooLarge(1), Outcome::Refused),
             (ApiError::InvalidJson("x".into()), Outcome::Refused),
         ];

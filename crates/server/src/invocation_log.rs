@@ -96,6 +96,15 @@ impl InvocationLog {
     }
 }
 
+/// A duration in milliseconds with three decimals, formatted only if a log line is written.
+struct Millis(std::time::Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.3}", self.0.as_secs_f64() * 1e3)
+    }
+}
+
 impl Drop for InvocationLog {
     fn drop(&mut self) {
         let ended = self.ended.take().unwrap_or(Ended {
@@ -108,8 +117,9 @@ impl Drop for InvocationLog {
         let error = ended.error.as_deref().map(display);
         let status = self.status.map(|status| status.as_u16());
         let session_id = self.session_id.as_deref().map(display);
-        // Microseconds are enough, and spare the reader a float's last digits.
-        let duration_ms = display(format!("{:.3}", self.started.elapsed().as_secs_f64() * 1e3));
+        // Microseconds are enough, and spare the reader a float's last digits. Formatted only
+        // when the line is written: at `warn` a completed invocation writes none.
+        let duration_ms = display(Millis(self.started.elapsed()));
         // tracing fixes a line's level where it is written, so the line is written once per
         // level from one template.
         macro_rules! ended {

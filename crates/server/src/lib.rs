@@ -1,16 +1,18 @@
 //! The HTTP front end of wasm-agent: the AgentCore Runtime contract over a loaded handler.
 //!
-//! It adapts HTTP to the host: requests are parsed, admitted and answered here, on the caller's
-//! (control) runtime; guest code, and any work whose size a client controls, runs on the host's
-//! worker pool. `/ping` reads in-memory state only and never waits on the pool, admission or a
+//! It adapts HTTP to the host: a request is read, handed to [`Host::invoke`] (which admits it,
+//! or refuses it when the server is busy) and answered here, on the caller's (control) runtime;
+//! guest code, and any work whose size a client controls, runs on the host's worker pool.
+//! `/ping` reads in-memory state only and never waits on the pool, the admission queue or a
 //! lock a guest can hold. It depends on the host and the contract crate, never on wasmtime.
+//!
+//! [`Host::invoke`]: wasm_agent_host::Host::invoke
 //!
 //! Modules:
 //! - [`config`]: the server's limits, with their defaults;
 //! - `routes`: one file per route, and [`router`] that builds them all;
-//! - `admission`: the bound on invocations holding an instance, and the bounded queue;
 //! - `payload`: reading a request body within the payload limit and the minimum rate, and
-//!   checking it;
+//!   having the host check it;
 //! - `stream`: the SSE body of a streaming reply;
 //! - `invocation_log`: the one log line each invocation ends with, however it ends;
 //! - `error`: [`ApiError`], the one place an HTTP status is decided, and what outcome an
@@ -27,7 +29,6 @@
 //! - `stats`: [`Stats`], what the server holds now, for the `server stats` log line;
 //! - `websockets`: the open WebSocket connections, so shutdown can close them.
 
-mod admission;
 pub mod config;
 mod connection;
 mod connections;

@@ -6,8 +6,9 @@ use std::time::Duration;
 use axum::body::{Body, Bytes, HttpBody};
 use http_body_util::BodyExt;
 use tokio::time::Instant;
+use wasm_agent_contract::json::PayloadError;
+use wasm_agent_host::PayloadCheck;
 
-use crate::config::INLINE_CHECK_LIMIT;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -26,20 +27,17 @@ pub async fn read(state: &AppState, body: Body) -> Result<String, ApiError> {
         min_rate: config.body_min_rate,
     };
     let bytes = collect(body, limit, pace).await?;
-    if bytes.len() <= INLINE_CHECK_LIMIT {
-        return check(bytes);
+    // A large body is checked on the worker pool: its size is the client's to choose.
+    match state.host().check_payload(Vec::from(bytes)).await {
+        Ok(text) => Ok(text),
+        Err(PayloadCheck::Refused(PayloadError::Encoding(at))) => Err(ApiError::InvalidEncoding(
+            PayloadError::Encoding(at).to_string(),
+        )),
+        Err(PayloadCheck::Refused(PayloadError::Json(why))) => Err(ApiError::InvalidJson(why)),
+        Err(PayloadCheck::Stopped) => Err(ApiError::UnreadableBody(
+            "the worker pool is shutting down".into(),
+        )),
     }
-    // A large body takes milliseconds to check: that is the worker pool's work, never the
-    // control runtime's.
-    state
-        .host()
-        .run_on_pool(move || check(bytes))
-        .await
-        .unwrap_or_else(|| {
-            Err(ApiError::UnreadableBody(
-                "the worker pool is shutting down".into(),
-            ))
-        })
 }
 
 /// How fast a body must arrive. A minimum rate rather than only an idle timeout: a client that
@@ -95,17 +93,6 @@ async fn collect(mut body: Body, limit: usize, pace: Pace) -> Result<Bytes, ApiE
     Ok(Bytes::from(chunks.concat()))
 }
 
-/// Checks that `bytes` are UTF-8 and one JSON document, as the SDK does (decode, then parse).
-pub fn check(bytes: Bytes) -> Result<String, ApiError> {
-    let text = String::from_utf8(Vec::from(bytes)).map_err(|error| {
-        let error = error.utf8_error();
-        ApiError::InvalidEncoding(format!("invalid UTF-8 at byte {}", error.valid_up_to()))
-    })?;
-    wasm_agent_contract::json::check_document(&text)
-        .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
-    Ok(text)
-}
-
 #[cfg(test)]
 mod tests {
     use futures_util::{StreamExt, stream};
@@ -157,25 +144,5 @@ mod tests {
         let stalled = collect(stalled, 100, quick).await;
         assert!(matches!(stalled, Err(ApiError::BodyTimeout)));
         assert_eq!(ApiError::BodyTimeout.status(), 408);
-    }
-
-    /// UTF-8 is checked before JSON, and any JSON value passes.
-    #[test]
-    fn checks_encoding_then_json() {
-        assert!(matches!(
-            check(Bytes::from_static(b"\x80{}")),
-            Err(ApiError::InvalidEncoding(_))
-        ));
-        assert!(matches!(
-            check(Bytes::from_static(b"")),
-            Err(ApiError::InvalidJson(_))
-        ));
-        assert!(matches!(
-            check(Bytes::from_static(b"{\"a\": NaN}")),
-            Err(ApiError::InvalidJson(_))
-        ));
-        for ok in ["1", "\"s\"", "null", "[1,2]", "{\"k\": \"wörld\"}"] {
-            assert_eq!(check(Bytes::from(ok)).ok().as_deref(), Some(ok));
-        }
     }
 }

@@ -7,12 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use wasm_agent_contract::{PingClock, PingStatus};
 use wasm_agent_host::{GuestStatus, Host};
 
-use crate::admission::Admission;
 use crate::config::ServerConfig;
 use crate::websockets::WebSockets;
 
-/// The server's shared state: the host, the limits, admission, the ping clock and the open
-/// WebSocket connections.
+/// The server's shared state: the host, the limits, the ping clock and the open WebSocket
+/// connections.
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Shared>,
@@ -22,7 +21,6 @@ pub struct AppState {
 struct Shared {
     host: Host,
     config: ServerConfig,
-    admission: Admission,
     ping: PingClock,
     websockets: WebSockets,
     // The status a debug action forced: 0 none, 1 Healthy, 2 HealthyBusy.
@@ -32,12 +30,10 @@ struct Shared {
 impl AppState {
     /// State for serving `host` with `config`.
     pub fn new(host: Host, config: ServerConfig) -> Self {
-        let admission = Admission::new(config.max_concurrency, config.max_queue);
         Self {
             inner: Arc::new(Shared {
                 host,
                 config,
-                admission,
                 ping: PingClock::default(),
                 websockets: WebSockets::default(),
                 forced: AtomicU8::new(0),
@@ -53,10 +49,6 @@ impl AppState {
     /// The limits.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
-    }
-
-    pub(crate) fn admission(&self) -> &Admission {
-        &self.inner.admission
     }
 
     /// The open WebSocket connections, which shutdown closes.

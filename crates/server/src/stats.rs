@@ -31,12 +31,13 @@ impl AppState {
     /// What the server holds now.
     pub fn stats(&self) -> Stats {
         let host = self.host();
+        let admitted = host.admitted();
         Stats {
             live_instances: host.live_instances(),
             sessions: host.sessions(),
             async_tasks: host.tasks().open_count(),
-            invocations_running: self.admission().running(),
-            invocations_waiting: self.admission().waiting(),
+            invocations_running: admitted.running,
+            invocations_waiting: admitted.waiting,
             websockets: self.websockets().open_count(),
             guest_memory: host.memory_in_use(),
             pool_warm_bytes: host.pool_warm_bytes(),

@@ -3,34 +3,13 @@
 
 use std::time::Duration;
 
+use wasm_agent_testkit::{TestResult, guest, wait_for};
+
 use super::*;
 use crate::invocation::Context;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn guest(name: &str) -> std::path::PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../guest-examples/dist")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `make guests`",
-        path.display()
-    );
-    path
-}
-
-fn invocation(payload: &str, timeout: Duration) -> Invocation {
-    Invocation {
-        payload: payload.into(),
-        context: Context {
-            request_id: "test".into(),
-            ..Context::default()
-        },
-        timeout,
-        stream_timeout: None,
-    }
-}
+/// How long a test waits for a condition: far beyond what any takes on a busy machine.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// A spinning guest yields its only worker thread at every epoch tick, so another guest on
 /// the same thread completes while it spins.
@@ -42,10 +21,16 @@ async fn spinning_guest_shares_its_worker_thread() -> TestResult {
     };
     let spin = Host::load_file(&guest("spin"), config.clone())?;
     let echo = Host::load_file(&guest("echo"), config)?;
-    let spinning = spin.invoke(invocation("{}", Duration::from_secs(30)));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let spinning = spin
+        .invoke(Invocation::new("{}", Context::new("test")))
+        .await?;
+    assert!(
+        wait_for(LIMIT, || spin.live_instances() == Some(1)).await,
+        "the spinner never started"
+    );
     let echoed = echo
-        .invoke(invocation("[1]", Duration::from_secs(30)))
+        .invoke(Invocation::new("[1]", Context::new("test")))
+        .await?
         .outcome()
         .await?;
     assert!(echoed.result.is_some_and(|r| r.contains("\"payload\":[1]")));
@@ -64,9 +49,13 @@ async fn cancelled_spinner_is_cut_off_and_freed() -> TestResult {
         ..HostConfig::default()
     };
     let host = Host::load_file(&guest("spin"), config)?;
-    let running = host.invoke(invocation("{}", Duration::from_secs(60)));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(host.live_instances(), Some(1));
+    let running = host
+        .invoke(Invocation::new("{}", Context::new("test")))
+        .await?;
+    assert!(
+        wait_for(LIMIT, || host.live_instances() == Some(1)).await,
+        "the spinner never started"
+    );
     running.cancel();
     assert_eq!(running.outcome().await, Err(InvokeError::Cancelled));
     assert_eq!(host.live_instances(), Some(0));
@@ -82,10 +71,12 @@ async fn cancelled_streamer_sees_emit_fail() -> TestResult {
         ..HostConfig::default()
     };
     let host = Host::load_file(&guest("stream"), config)?;
-    let mut running = host.invoke(invocation(
-        r#"{"count": 1000, "pause_ms": 10}"#,
-        Duration::from_secs(60),
-    ));
+    let mut running = host
+        .invoke(Invocation::new(
+            r#"{"count": 1000, "pause_ms": 10}"#,
+            Context::new("test"),
+        ))
+        .await?;
     let first = running.next_event().await.ok_or("no event")?;
     assert_eq!(first.data(), r#"{"index":0}"#);
     running.cancel();
@@ -112,15 +103,14 @@ async fn dropped_handle_cancels() -> TestResult {
         ..HostConfig::default()
     };
     let host = Host::load_file(&guest("sleep"), config)?;
-    drop(host.invoke(invocation(r#"{"ms": 60000}"#, Duration::from_secs(60))));
-    let started = std::time::Instant::now();
-    while host.live_instances() != Some(0) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the instance was not freed"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    drop(
+        host.invoke(Invocation::new(r#"{"ms": 60000}"#, Context::new("test")))
+            .await?,
+    );
+    assert!(
+        wait_for(LIMIT, || host.live_instances() == Some(0)).await,
+        "the instance was not freed"
+    );
     Ok(())
 }
 
@@ -130,7 +120,11 @@ async fn dropped_handle_cancels() -> TestResult {
 async fn deadline_holds_inside_a_host_call() -> TestResult {
     let host = Host::load_file(&guest("sleep"), HostConfig::default())?;
     let outcome = host
-        .invoke(invocation(r#"{"ms": 60000}"#, Duration::from_millis(200)))
+        .invoke(
+            Invocation::new(r#"{"ms": 60000}"#, Context::new("test"))
+                .with_timeout(Duration::from_millis(200)),
+        )
+        .await?
         .outcome()
         .await;
     assert_eq!(
@@ -144,34 +138,53 @@ async fn deadline_holds_inside_a_host_call() -> TestResult {
 #[tokio::test]
 async fn stream_timeout_applies_after_the_first_event() -> TestResult {
     let host = Host::load_file(&guest("stream"), HostConfig::default())?;
-    let mut streaming = invocation(
-        r#"{"count": 3, "pause_ms": 300}"#,
-        Duration::from_millis(200),
-    );
-    streaming.stream_timeout = Some(Duration::from_secs(60));
-    let completion = host.invoke(streaming).outcome().await?;
+    let streaming = Invocation::new(r#"{"count": 3, "pause_ms": 300}"#, Context::new("test"))
+        .with_timeout(Duration::from_millis(200))
+        .with_stream_timeout(LIMIT);
+    let completion = host.invoke(streaming).await?.outcome().await?;
     assert_eq!(completion.result.as_deref(), Some(r#"{"events":3}"#));
     Ok(())
 }
 
-/// The pool refuses instances beyond its slots with a capacity error, not a trap.
+/// Past `max_concurrency` running in fresh instances an invocation waits its turn in the
+/// queue; past the queue it is refused at once as busy, not trapped or left waiting.
 #[tokio::test]
-async fn full_pool_is_a_capacity_error() -> TestResult {
+async fn past_concurrency_invocations_queue_then_are_refused() -> TestResult {
     let config = HostConfig {
-        instance_slots: 1,
+        max_concurrency: 1,
+        max_queue: 1,
         scope: InstanceScope::Request,
         ..HostConfig::default()
     };
     let host = Host::load_file(&guest("sleep"), config)?;
-    let _holding = host.invoke(invocation(r#"{"ms": 60000}"#, Duration::from_secs(60)));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let refused = host
-        .invoke(invocation(r#"{"ms": 1}"#, Duration::from_secs(60)))
-        .outcome()
-        .await;
+    let holding = host
+        .invoke(Invocation::new(r#"{"ms": 300}"#, Context::new("test")))
+        .await?;
+    let queued = {
+        let host = host.clone();
+        tokio::spawn(async move {
+            let running = host
+                .invoke(Invocation::new(r#"{"ms": 1}"#, Context::new("test")))
+                .await?;
+            running.outcome().await
+        })
+    };
     assert!(
-        matches!(refused, Err(InvokeError::Capacity(_))),
-        "{refused:?}"
+        wait_for(LIMIT, || host.admitted().waiting > 0).await,
+        "the second invocation never queued"
+    );
+    let refused = host
+        .invoke(Invocation::new(r#"{"ms": 1}"#, Context::new("test")))
+        .await;
+    assert_eq!(refused.err(), Some(InvokeError::Busy));
+    holding.outcome().await?;
+    queued.await??;
+    assert_eq!(
+        host.admitted(),
+        Admitted {
+            running: 0,
+            waiting: 0
+        }
     );
     Ok(())
 }
@@ -185,7 +198,8 @@ async fn exhausted_budget_is_not_the_guests_fault() -> TestResult {
     };
     let host = Host::load_file(&guest("grow"), config)?;
     let outcome = host
-        .invoke(invocation("{}", Duration::from_secs(60)))
+        .invoke(Invocation::new("{}", Context::new("test")))
+        .await?
         .outcome()
         .await;
     assert_eq!(outcome, Err(InvokeError::MemoryBudget(32 << 20)));
@@ -209,7 +223,10 @@ fn inspect_reports_a_non_handler() -> TestResult {
             .iter()
             .any(|e| e.starts_with("wasi:cli/run"))
     );
-    assert!(matches!(inspection.verdict, Err(LoadError::NotAHandler(_))));
+    assert!(matches!(
+        inspection.verdict,
+        Err(LoadError::NotAHandler { .. })
+    ));
     Ok(())
 }
 
@@ -220,7 +237,9 @@ async fn the_outcome_is_ready_when_the_event_stream_ends() -> TestResult {
     for (name, payload) in [("echo", "[1]"), ("stream", r#"{"count":3}"#)] {
         let host = Host::load_file(&guest(name), HostConfig::default())?;
         for _ in 0..20 {
-            let mut running = host.invoke(invocation(payload, Duration::from_secs(30)));
+            let mut running = host
+                .invoke(Invocation::new(payload, Context::new("test")))
+                .await?;
             while running.next_event().await.is_some() {}
             assert!(
                 running.outcome.try_recv().is_ok(),

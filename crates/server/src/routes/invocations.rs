@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wasm_agent_host::{Completion, Context, Event, Invocation, InvokeError, RunningInvocation};
+use wasm_agent_host::{Completion, Context, Event, Invocation, RunningInvocation};
 
 use super::debug;
 use crate::error::ApiError;
@@ -65,29 +65,14 @@ async fn run(state: &AppState, context: Context, body: Body) -> Result<Reply, Ap
         return Ok(Reply::Whole(reply));
     }
     let config = state.config();
-    let in_session = state.host().config().session_of(&context).is_some();
     let invocation = Invocation {
         payload,
         context,
         timeout: config.timeout,
         stream_timeout: Some(config.stream_timeout),
     };
-    let mut running = if in_session {
-        // Its session's instance has a slot of its own, and the session's queue and count
-        // bound the waiting; an admission permit held while queued behind the session's
-        // earlier invocations would let a few busy sessions lock every other client out.
-        state.host().invoke(invocation)
-    } else {
-        let permit = tokio::select! {
-            permit = state.admission().admit(config.timeout) => permit.map_err(|_| ApiError::Busy)?,
-            // Past the shutdown grace nothing more will be admitted in time to run.
-            () = state.host().stopped() => return Err(InvokeError::ShuttingDown.into()),
-        };
-        // The permit is held until the instance is gone, so admission never lets in more
-        // invocations than the pool has fresh instances.
-        state.host().invoke_holding(invocation, permit)
-    };
     // Dropping `running` (the client went away) cancels the invocation.
+    let mut running = state.host().invoke(invocation).await?;
     match running.next_event().await {
         Some(first) => Ok(Reply::Stream(first, running)),
         None => Ok(Reply::Whole(reply(running.outcome().await?))),

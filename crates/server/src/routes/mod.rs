@@ -8,7 +8,6 @@ mod ws;
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{any, get, post};
-use wasm_agent_contract::headers;
 use wasm_agent_host::Context;
 
 use crate::error::ApiError;
@@ -31,21 +30,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The context a handler sees, from the request headers as the SDK reads them; a request
-/// without a request id gets a new one.
+/// The context a handler sees, from the request headers.
 fn context(request_headers: &HeaderMap) -> Context {
-    let context = headers::request_context(
+    Context::from_headers(
         request_headers
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes())),
-    );
-    Context {
-        request_id: context
-            .request_id
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        session_id: context.session_id,
-        headers: context.headers,
-        workload_access_token: context.workload_access_token,
-        oauth2_callback_url: context.oauth2_callback_url,
-    }
+    )
 }

@@ -177,9 +177,12 @@ fn close_frame(outcome: &Result<(), InvokeError>) -> CloseFrame {
                 | InvokeError::InvalidOutput(_)
                 | InvokeError::OutputTooLarge(_)
                 | InvokeError::TooManyTasks(_) => (close_code::ERROR, "the handler failed"),
-                InvokeError::Internal(_) => (close_code::ERROR, "internal server error"),
+                InvokeError::Internal(_) | InvokeError::Unsupported(_) => {
+                    (close_code::ERROR, "internal server error")
+                }
                 // The server is out of room for now, not the handler at fault: 1013, try again.
                 InvokeError::MemoryBudget(_)
+                | InvokeError::Busy
                 | InvokeError::Capacity(_)
                 | InvokeError::SessionBusy(_) => {
                     (close_code::AGAIN, "the server is busy; try again later")

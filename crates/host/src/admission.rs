@@ -1,4 +1,6 @@
-//! Admission: at most N invocations hold an instance, at most M wait; past that, 503 at once.
+//! Admission: at most N invocations hold a fresh instance, at most M wait for one; past that,
+//! refused at once. A session's invocations are bounded by their session instead (its queue,
+//! and the count of sessions), so they never wait here.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -6,36 +8,37 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The bound on invocations in progress and on those waiting for one to finish.
+/// The bound on invocations running in fresh instances and on those waiting for one to end.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     running: Arc<Semaphore>,
-    max_concurrency: usize,
+    max_running: usize,
     waiting: AtomicUsize,
-    max_queue: usize,
+    max_waiting: usize,
 }
 
-/// Refused: too many invocations are running and waiting.
+/// Refused: as many invocations are running and waiting as the host allows, or the wait ran
+/// past the invocation's own deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Full;
+pub(crate) struct Full;
 
 impl Admission {
-    /// Admits `max_concurrency` at once and queues `max_queue` more.
-    pub fn new(max_concurrency: usize, max_queue: usize) -> Self {
+    /// Admits `max_running` at once and queues `max_waiting` more.
+    pub(crate) fn new(max_running: usize, max_waiting: usize) -> Self {
         Self {
-            running: Arc::new(Semaphore::new(max_concurrency)),
-            max_concurrency,
+            running: Arc::new(Semaphore::new(max_running)),
+            max_running,
             waiting: AtomicUsize::new(0),
-            max_queue,
+            max_waiting,
         }
     }
 
     /// A permit to run, waiting at most `patience` in the queue if there is room in it.
-    pub async fn admit(&self, patience: Duration) -> Result<OwnedSemaphorePermit, Full> {
+    pub(crate) async fn admit(&self, patience: Duration) -> Result<OwnedSemaphorePermit, Full> {
         if let Ok(permit) = self.running.clone().try_acquire_owned() {
             return Ok(permit);
         }
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(Full);
         }
@@ -47,17 +50,17 @@ impl Admission {
     }
 
     /// Invocations admitted and running now.
-    pub fn running(&self) -> usize {
-        self.max_concurrency - self.running.available_permits()
+    pub(crate) fn running(&self) -> usize {
+        self.max_running - self.running.available_permits()
     }
 
     /// Invocations waiting now.
-    pub fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
     }
 }
 
-/// Leaves the queue when dropped, however the wait ends (including the client going away).
+/// Leaves the queue when dropped, however the wait ends (including the caller going away).
 struct Waiting<'a>(&'a AtomicUsize);
 
 impl Drop for Waiting<'_> {
@@ -72,7 +75,7 @@ mod tests {
 
     /// Past the running and waiting bounds the next caller is refused at once; when a permit is
     /// returned a waiter gets it.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn refuses_past_the_queue_and_admits_waiters_in_turn() -> Result<(), Full> {
         let admission = Arc::new(Admission::new(1, 1));
         let running = admission.admit(Duration::from_secs(1)).await?;
@@ -90,19 +93,24 @@ mod tests {
         drop(running);
         assert!(matches!(queued.await, Ok(Ok(_))));
         assert_eq!(admission.waiting(), 0);
+        assert_eq!(admission.running(), 0);
         Ok(())
     }
 
-    /// A waiter that runs out of patience is refused and leaves the queue.
-    #[tokio::test]
+    /// A waiter that runs out of patience is refused and leaves the queue; the clock is paused,
+    /// so the patience is the subject and not the machine's speed.
+    #[tokio::test(start_paused = true)]
     async fn impatient_waiter_leaves_the_queue() -> Result<(), Full> {
         let admission = Admission::new(1, 4);
         let _running = admission.admit(Duration::from_secs(1)).await?;
+        let started = tokio::time::Instant::now();
         assert_eq!(
-            admission.admit(Duration::from_millis(10)).await.err(),
+            admission.admit(Duration::from_secs(60)).await.err(),
             Some(Full)
         );
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
         assert_eq!(admission.waiting(), 0);
+        assert_eq!(admission.running(), 1);
         Ok(())
     }
 }
