@@ -38,7 +38,7 @@ fn verify_script() -> PathBuf {
 /// Checks that `request`, as the mock at `base_url` received it, carries the SigV4 signature
 /// botocore computes for it with these credentials, at the request's own `x-amz-date`. Fails with
 /// the script's verdict (both Authorization headers) when they differ.
-pub fn verify_sigv4(
+pub(crate) fn verify_sigv4(
     request: &Recorded,
     base_url: &str,
     access_key: &str,

@@ -1,6 +1,8 @@
 //! Integration tests: the real `wasm-agent` binary on real guest components built from
 //! `guest-examples/` (`make guests`), over real HTTP.
 
+#![forbid(unsafe_code)]
+
 mod botocore;
 mod check;
 mod compile;

@@ -26,7 +26,7 @@ use tokio::sync::{oneshot, watch};
 use crate::mock_model::{ChannelBody, Recorded, Reply, json_reply};
 
 /// The revision the mock speaks; a request after `initialize` naming another is refused.
-pub const PROTOCOL_VERSION: &str = "2025-06-18";
+pub(crate) const PROTOCOL_VERSION: &str = "2025-06-18";
 /// Tools per `tools/list` page: fewer than there are, so a client must follow `nextCursor`.
 const PAGE_SIZE: usize = 2;
 /// The pause between two of `count`'s messages: enough that they leave as separate writes.
@@ -36,7 +36,7 @@ const MAX_COUNT: u64 = 100;
 
 /// A running mock MCP server; stopped when dropped.
 #[derive(Debug)]
-pub struct MockMcp {
+pub(crate) struct MockMcp {
     address: SocketAddr,
     state: Arc<State>,
     stop: Option<oneshot::Sender<()>>,
@@ -62,13 +62,13 @@ struct State {
 
 impl MockMcp {
     /// Binds 127.0.0.1 on a free port and serves on a thread of its own.
-    pub fn start() -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) fn start() -> Result<Self, Box<dyn std::error::Error>> {
         Self::launch(true)
     }
 
     /// Like [`start`](Self::start), but `count` holds after its first progress notification
     /// until [`open_gate`](Self::open_gate).
-    pub fn start_gated() -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) fn start_gated() -> Result<Self, Box<dyn std::error::Error>> {
         Self::launch(false)
     }
 
@@ -106,52 +106,52 @@ impl MockMcp {
     }
 
     /// The address it listens on.
-    pub fn address(&self) -> SocketAddr {
+    pub(crate) fn address(&self) -> SocketAddr {
         self.address
     }
 
     /// Its base URL, `http://127.0.0.1:PORT`: what an outbound rule names.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.address)
     }
 
     /// The URL of its MCP endpoint, `http://127.0.0.1:PORT/mcp`.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("{}/mcp", self.url())
     }
 
     /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         lock(&self.state.requests).clone()
     }
 
     /// Every session id it gave, in order.
-    pub fn session_ids(&self) -> Vec<String> {
+    pub(crate) fn session_ids(&self) -> Vec<String> {
         lock(&self.state.issued).clone()
     }
 
     /// How many sessions `initialize` opened.
-    pub fn sessions_opened(&self) -> usize {
+    pub(crate) fn sessions_opened(&self) -> usize {
         lock(&self.state.issued).len()
     }
 
     /// How many sessions a DELETE ended.
-    pub fn sessions_closed(&self) -> usize {
+    pub(crate) fn sessions_closed(&self) -> usize {
         self.state.sessions_closed.load(Ordering::SeqCst)
     }
 
     /// How many replies were event streams rather than one JSON message.
-    pub fn event_streams(&self) -> usize {
+    pub(crate) fn event_streams(&self) -> usize {
         self.state.event_streams.load(Ordering::SeqCst)
     }
 
     /// How many progress notifications it has sent.
-    pub fn progress_sent(&self) -> usize {
+    pub(crate) fn progress_sent(&self) -> usize {
         self.state.progress_sent.load(Ordering::SeqCst)
     }
 
     /// Lets held and later `count` calls run to the end.
-    pub fn open_gate(&self) {
+    pub(crate) fn open_gate(&self) {
         self.state.gate.send_replace(true);
     }
 }

@@ -36,7 +36,7 @@ use crate::server::Server;
 
 /// What the mock model answers, and how fast.
 #[derive(Debug, Clone)]
-pub struct MockConfig {
+pub(crate) struct MockConfig {
     /// How long before the first token (or the whole non-streamed reply).
     pub first_token_delay: Duration,
     /// The reply, one token per streamed event; joined for a non-streamed reply.
@@ -63,7 +63,7 @@ impl Default for MockConfig {
 
 /// One request as the mock received it.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub method: String,
     /// The path and query, as received.
     pub path: String,
@@ -76,7 +76,7 @@ pub struct Recorded {
 
 impl Recorded {
     /// What a mock server received: the request's head and its whole body.
-    pub fn new(parts: &hyper::http::request::Parts, body: &[u8]) -> Self {
+    pub(crate) fn new(parts: &hyper::http::request::Parts, body: &[u8]) -> Self {
         Self {
             method: parts.method.to_string(),
             path: parts
@@ -97,7 +97,7 @@ impl Recorded {
     }
 
     /// The first value of the header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -107,7 +107,7 @@ impl Recorded {
 
 /// A running mock model server; stopped when dropped.
 #[derive(Debug)]
-pub struct MockModel {
+pub(crate) struct MockModel {
     address: SocketAddr,
     /// `http`, or `https` when started with TLS.
     scheme: &'static str,
@@ -127,7 +127,7 @@ struct Tally {
 }
 
 /// A mock's reply: any body, boxed.
-pub type Reply = Response<BoxBody<Bytes, Infallible>>;
+pub(crate) type Reply = Response<BoxBody<Bytes, Infallible>>;
 
 /// The size of each chunk of `GET /big/{n}`: big enough to be quick, small enough that a reply of
 /// a few chunks shows the client reading a body in pieces.
@@ -136,13 +136,13 @@ static BIG_BYTES: [u8; BIG_CHUNK] = [b'x'; BIG_CHUNK];
 
 impl MockModel {
     /// Binds 127.0.0.1 on a free port and serves plain HTTP/1.1 on a thread of its own.
-    pub fn start(config: MockConfig) -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) fn start(config: MockConfig) -> Result<Self, Box<dyn std::error::Error>> {
         Self::launch(config, None)
     }
 
     /// Like [`start`](Self::start), but over TLS as `127.0.0.1` with the fixture certificate
     /// (signed by `outbound-ca.pem`), offering `h2` and `http/1.1` by ALPN.
-    pub fn start_tls(config: MockConfig) -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) fn start_tls(config: MockConfig) -> Result<Self, Box<dyn std::error::Error>> {
         Self::launch(config, Some(tls_acceptor()?))
     }
 
@@ -179,18 +179,18 @@ impl MockModel {
     }
 
     /// The address it listens on.
-    pub fn address(&self) -> SocketAddr {
+    pub(crate) fn address(&self) -> SocketAddr {
         self.address
     }
 
     /// Its base URL, `http://127.0.0.1:PORT` (`https://` with TLS).
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}://{}", self.scheme, self.address)
     }
 
     /// Serves `guest` as an agent with this mock as its model: allowed to reach it, and granted
     /// `MODEL_ENDPOINT` (its `/v1`) and `MODEL_ID`, with `extra` flags.
-    pub fn serve_agent(
+    pub(crate) fn serve_agent(
         &self,
         guest: &str,
         model_id: &str,
@@ -212,7 +212,7 @@ impl MockModel {
     }
 
     /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.tally
             .requests
             .lock()
@@ -221,22 +221,22 @@ impl MockModel {
     }
 
     /// How many connections it accepted.
-    pub fn connections_accepted(&self) -> usize {
+    pub(crate) fn connections_accepted(&self) -> usize {
         self.tally.connections_accepted.load(Ordering::SeqCst)
     }
 
     /// How many connections ended, closed by the client or broken.
-    pub fn connections_closed(&self) -> usize {
+    pub(crate) fn connections_closed(&self) -> usize {
         self.tally.connections_closed.load(Ordering::SeqCst)
     }
 
     /// How many streamed completions sent every token and `[DONE]`.
-    pub fn streams_finished(&self) -> usize {
+    pub(crate) fn streams_finished(&self) -> usize {
         self.tally.streams_finished.load(Ordering::SeqCst)
     }
 
     /// How many streamed completions lost their client before the end.
-    pub fn streams_cut(&self) -> usize {
+    pub(crate) fn streams_cut(&self) -> usize {
         self.tally.streams_cut.load(Ordering::SeqCst)
     }
 }
@@ -253,7 +253,7 @@ impl Drop for MockModel {
 }
 
 /// The path of a file in `tests/fixtures`.
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
@@ -521,7 +521,7 @@ fn echo(request: &Recorded) -> Reply {
 }
 
 /// A JSON reply with this status.
-pub fn json_reply(status: StatusCode, body: &Value) -> Reply {
+pub(crate) fn json_reply(status: StatusCode, body: &Value) -> Reply {
     let mut reply = Response::new(Full::new(Bytes::from(body.to_string())).boxed());
     *reply.status_mut() = status;
     reply
@@ -533,7 +533,7 @@ pub fn json_reply(status: StatusCode, body: &Value) -> Reply {
 /// A response body fed by a channel, so that each chunk sent is a frame of its own, written
 /// when it is sent. With a tally it counts as a stream: finished if hyper read it to the end,
 /// cut if hyper dropped it before (the connection ended).
-pub struct ChannelBody {
+pub(crate) struct ChannelBody {
     chunks: mpsc::Receiver<Bytes>,
     tally: Option<Arc<Tally>>,
     ended: bool,
@@ -553,7 +553,7 @@ impl ChannelBody {
     }
 
     /// A body that counts nothing.
-    pub fn plain() -> (mpsc::Sender<Bytes>, Self) {
+    pub(crate) fn plain() -> (mpsc::Sender<Bytes>, Self) {
         Self::new(None)
     }
 }

@@ -12,20 +12,20 @@ use std::time::Duration;
 use crate::support::{binary, eventually, guest};
 
 /// The session id header.
-pub const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
+pub(crate) const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
 
 /// Load tests run one at a time: each takes this lock.
 static LOAD: Mutex<()> = Mutex::new(());
 
 /// Holds the load-test lock for the caller's scope.
-pub fn one_load_test_at_a_time() -> MutexGuard<'static, ()> {
+pub(crate) fn one_load_test_at_a_time() -> MutexGuard<'static, ()> {
     LOAD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running server; killed when dropped. If the test is failing by then, the server's log is
 /// written to the test's stderr, which cargo shows with the failure: assertions need not carry
 /// the log themselves.
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     pub address: SocketAddr,
     log: Arc<Mutex<String>>,
@@ -36,17 +36,23 @@ pub struct Server {
 impl Server {
     /// Starts `wasm-agent serve` on the named guest with extra flags, and waits for its
     /// readiness line.
-    pub fn start(guest_name: &str, flags: &[&str]) -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) fn start(
+        guest_name: &str,
+        flags: &[&str],
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         Self::start_path(&guest(guest_name), flags)
     }
 
     /// Like [`Server::start`] with a component path.
-    pub fn start_path(path: &Path, flags: &[&str]) -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) fn start_path(
+        path: &Path,
+        flags: &[&str],
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         Self::start_env(path, flags, &[])
     }
 
     /// Like [`Server::start_path`], with variables added to the server's environment.
-    pub fn start_env(
+    pub(crate) fn start_env(
         path: &Path,
         flags: &[&str],
         env: &[(&str, &str)],
@@ -63,7 +69,7 @@ impl Server {
 
     /// Runs `command`, which must end up running `wasm-agent serve` with its stderr, and waits
     /// for its readiness line.
-    pub fn spawn(mut command: Command) -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) fn spawn(mut command: Command) -> Result<Self, Box<dyn std::error::Error>> {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -107,12 +113,12 @@ impl Server {
     }
 
     /// Everything the server wrote to stderr so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Waits (up to 10 s) until the log holds `text`; fails naming the log if it never does.
-    pub fn expect_log(&self, text: &str) -> Result<(), String> {
+    pub(crate) fn expect_log(&self, text: &str) -> Result<(), String> {
         if eventually(Duration::from_secs(10), || self.log().contains(text)) {
             Ok(())
         } else {
@@ -122,12 +128,12 @@ impl Server {
 
     /// Panics if the log holds `text`, as it stands now.
     #[track_caller]
-    pub fn assert_not_logged(&self, text: &str) {
+    pub(crate) fn assert_not_logged(&self, text: &str) {
         assert!(!self.log().contains(text), "the log says `{text}`");
     }
 
     /// Opens a connection.
-    pub fn connect(&self) -> std::io::Result<TcpStream> {
+    pub(crate) fn connect(&self) -> std::io::Result<TcpStream> {
         let stream = TcpStream::connect(self.address)?;
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
         Ok(stream)
@@ -135,7 +141,7 @@ impl Server {
 
     /// Posts an invocation and reads only the response's head, leaving its body (a stream of
     /// events, usually) to be read as it arrives.
-    pub fn invoke_streaming(
+    pub(crate) fn invoke_streaming(
         &self,
         payload: &[u8],
     ) -> Result<(Response, BufReader<TcpStream>), Box<dyn std::error::Error>> {
@@ -147,7 +153,7 @@ impl Server {
     }
 
     /// Sends one request and reads the whole response.
-    pub fn request(
+    pub(crate) fn request(
         &self,
         method: &str,
         path: &str,
@@ -165,12 +171,12 @@ impl Server {
     }
 
     /// `POST /invocations` with a JSON body.
-    pub fn invoke(&self, body: &str) -> Result<Response, Box<dyn std::error::Error>> {
+    pub(crate) fn invoke(&self, body: &str) -> Result<Response, Box<dyn std::error::Error>> {
         self.request("POST", "/invocations", &[], body.as_bytes())
     }
 
     /// `POST /invocations` in a session.
-    pub fn invoke_in(
+    pub(crate) fn invoke_in(
         &self,
         session: &str,
         body: &str,
@@ -180,7 +186,7 @@ impl Server {
     }
 
     /// `GET /ping`: its status and `time_of_last_update`.
-    pub fn ping(&self) -> Result<(String, u64), Box<dyn std::error::Error>> {
+    pub(crate) fn ping(&self) -> Result<(String, u64), Box<dyn std::error::Error>> {
         let body = self.request("GET", "/ping", &[], b"")?.json()?;
         let status = body["status"].as_str().ok_or("no status")?.to_owned();
         let time = body["time_of_last_update"].as_u64().ok_or("no time")?;
@@ -188,7 +194,7 @@ impl Server {
     }
 
     /// Sends SIGTERM.
-    pub fn terminate(&self) -> std::io::Result<()> {
+    pub(crate) fn terminate(&self) -> std::io::Result<()> {
         let status = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()?;
@@ -218,7 +224,7 @@ impl Drop for Server {
 
 /// A response's status line, headers and (de-chunked) body.
 #[derive(Debug, Default)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -226,7 +232,7 @@ pub struct Response {
 
 impl Response {
     /// The first header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -234,18 +240,18 @@ impl Response {
     }
 
     /// The body as text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// The body as JSON.
-    pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
+    pub(crate) fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
 }
 
 /// Writes a request with `Connection: close`.
-pub fn send(
+pub(crate) fn send(
     stream: &mut TcpStream,
     method: &str,
     path: &str,
@@ -266,7 +272,7 @@ pub fn send(
 }
 
 /// Reads the status line and headers.
-pub fn read_head(reader: &mut impl BufRead) -> Result<Response, Box<dyn std::error::Error>> {
+pub(crate) fn read_head(reader: &mut impl BufRead) -> Result<Response, Box<dyn std::error::Error>> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let status = line
@@ -293,7 +299,7 @@ pub fn read_head(reader: &mut impl BufRead) -> Result<Response, Box<dyn std::err
 }
 
 /// Reads the body: chunked, by content length, or to the end.
-pub fn read_body(
+pub(crate) fn read_body(
     reader: &mut impl BufRead,
     head: &Response,
 ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
@@ -312,7 +318,7 @@ pub fn read_body(
 }
 
 /// Reads one chunk of a chunked body; `None` at the last chunk.
-pub fn read_chunk(
+pub(crate) fn read_chunk(
     reader: &mut impl BufRead,
 ) -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
     let mut line = String::new();

@@ -6,14 +6,14 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 // Shared with the host's tests and the benches: one place finds a guest and waits.
-pub use wasm_agent_testkit::{TestResult, eventually, guest};
+pub(crate) use wasm_agent_testkit::{TestResult, eventually, guest};
 
 /// A hard bound on any one command, far above what a passing test needs, so that a broken
 /// build fails instead of hanging CI.
-pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const COMMAND_LIMIT: Duration = Duration::from_secs(120);
 
 /// The `wasm-agent` binary cargo built for these tests.
-pub fn binary() -> Command {
+pub(crate) fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasm-agent"));
     // The tests choose every setting they depend on; the caller's environment must not.
     command
@@ -24,7 +24,7 @@ pub fn binary() -> Command {
 }
 
 /// Runs `command` to completion within `COMMAND_LIMIT`, capturing its output.
-pub fn run(command: &mut Command) -> Result<Output, Box<dyn std::error::Error>> {
+pub(crate) fn run(command: &mut Command) -> Result<Output, Box<dyn std::error::Error>> {
     let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -34,7 +34,7 @@ pub fn run(command: &mut Command) -> Result<Output, Box<dyn std::error::Error>> 
 }
 
 /// Waits for `child` for at most `limit`, killing it past that.
-pub fn wait_with_limit(
+pub(crate) fn wait_with_limit(
     mut child: Child,
     limit: Duration,
 ) -> Result<Output, Box<dyn std::error::Error>> {
@@ -51,7 +51,7 @@ pub fn wait_with_limit(
 }
 
 /// Waits for `child` to exit for at most `limit`; kills it and fails past that.
-pub fn wait_status(
+pub(crate) fn wait_status(
     child: &mut Child,
     limit: Duration,
 ) -> Result<ExitStatus, Box<dyn std::error::Error>> {
@@ -77,17 +77,17 @@ fn read_all(stream: Option<&mut impl Read>) -> Vec<u8> {
 }
 
 /// Standard output as text.
-pub fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Standard error as text.
-pub fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// An empty scratch directory of this test process, named for the test that uses it.
-pub fn scratch(name: &str) -> Result<PathBuf, std::io::Error> {
+pub(crate) fn scratch(name: &str) -> Result<PathBuf, std::io::Error> {
     let dir = std::env::temp_dir().join(format!("wasm-agent-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;

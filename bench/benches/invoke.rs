@@ -2,6 +2,9 @@
 //! per-request invocation pays; and the same invocation in a warm session, whose instance is
 //! kept. Run with `make bench`; needs `make guests` first.
 
+// criterion's macros generate public functions, which nothing documents.
+#![allow(missing_docs)]
+
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -2,6 +2,9 @@
 //! guest's JSON, and an event from the guest's `emit` to its SSE frame. Run with `make bench`;
 //! needs `make guests` first.
 
+// criterion's macros generate public functions, which nothing documents.
+#![allow(missing_docs)]
+
 mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

@@ -14,7 +14,7 @@ use wasm_agent_server::config::{
 
 use crate::outbound::OutboundArgs;
 // The flag units are parsed in the contract crate, where they are fuzzed; clap wires them here.
-pub use wasm_agent_contract::units::{
+pub(crate) use wasm_agent_contract::units::{
     parse_bytes, parse_duration, parse_human_duration, parse_size,
 };
 
@@ -22,13 +22,13 @@ pub use wasm_agent_contract::units::{
 /// memory-boxed, behind the AWS Bedrock AgentCore Runtime HTTP contract.
 #[derive(Debug, Parser)]
 #[command(name = "wasm-agent", version, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run one invocation of a handler and print its events and result.
     ///
     /// Each event the handler emits is printed as one line of JSON as soon as it arrives, then
@@ -53,7 +53,7 @@ pub enum Command {
 
 impl Command {
     /// The log filter when `WASM_AGENT_LOG` is not set: quiet, but guest output is shown.
-    pub fn default_log_filter(&self) -> &'static str {
+    pub(crate) fn default_log_filter(&self) -> &'static str {
         match self {
             Self::Invoke(_)
             | Self::Check(_)
@@ -67,7 +67,7 @@ impl Command {
 
 /// Limits that apply to every invocation.
 #[derive(Debug, Args)]
-pub struct LimitArgs {
+pub(crate) struct LimitArgs {
     /// How long the handler may run (e.g. 500ms, 30s, 15m).
     #[arg(long, env = "WASM_AGENT_TIMEOUT", value_parser = parse_duration,
           default_value = "15m")]
@@ -109,7 +109,10 @@ pub struct LimitArgs {
 impl LimitArgs {
     /// The host configuration these limits and grants give, reading the variables the flags
     /// name through `env` (this process's environment).
-    pub fn host_config(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<HostConfig, String> {
+    pub(crate) fn host_config(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<HostConfig, String> {
         let (outbound, guest_env) = self.outbound.configure(env)?;
         Ok(HostConfig {
             fuel: self.fuel,
@@ -126,13 +129,13 @@ impl LimitArgs {
 }
 
 /// This process's environment, as the configuration reads it.
-pub fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 /// Where compiled components are kept between runs.
 #[derive(Debug, Args)]
-pub struct CacheArgs {
+pub(crate) struct CacheArgs {
     /// The compile cache: a private directory of compiled components, so a component is
     /// compiled once (Python and JavaScript ones take seconds). Default:
     /// $XDG_CACHE_HOME/wasm-agent/compiled, else ~/.cache/wasm-agent/compiled.
@@ -145,7 +148,7 @@ pub struct CacheArgs {
 
 impl CacheArgs {
     /// The cache directory to use, if any.
-    pub fn dir(&self) -> Option<PathBuf> {
+    pub(crate) fn dir(&self) -> Option<PathBuf> {
         if self.no_cache {
             return None;
         }
@@ -162,7 +165,7 @@ impl CacheArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct InvokeArgs {
+pub(crate) struct InvokeArgs {
     /// The handler component (.wasm).
     pub handler: PathBuf,
 
@@ -187,7 +190,7 @@ pub struct InvokeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// The handler component (.wasm).
     pub handler: PathBuf,
 
@@ -313,7 +316,7 @@ pub struct ServeArgs {
 
 /// `--instance-scope`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// One instance per session id, kept between its invocations.
     Session,
     /// A fresh instance for every invocation.
@@ -321,7 +324,7 @@ pub enum Scope {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The component to check (.wasm).
     pub handler: PathBuf,
     #[command(flatten)]
@@ -329,7 +332,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct NewArgs {
+pub(crate) struct NewArgs {
     /// The project's directory; its last component is the project's name.
     pub path: PathBuf,
     /// The language of the handler.
@@ -338,7 +341,7 @@ pub struct NewArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ComponentizeArgs {
+pub(crate) struct ComponentizeArgs {
     /// The core module (.wasm), with the world's type section embedded by its bindings.
     pub core: PathBuf,
     /// Where to write the component.
@@ -348,7 +351,7 @@ pub struct ComponentizeArgs {
 
 /// `--lang`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Lang {
+pub(crate) enum Lang {
     Rust,
     Python,
     Js,
@@ -356,7 +359,7 @@ pub enum Lang {
 }
 
 #[derive(Debug, Args)]
-pub struct CompileArgs {
+pub(crate) struct CompileArgs {
     /// The component to compile (.wasm).
     pub handler: PathBuf,
     /// Where to write the native code (by convention `NAME.cwasm`).
@@ -372,7 +375,7 @@ pub struct CompileArgs {
 }
 
 /// Parses `Name: value`.
-pub fn parse_header(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_header(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
         .split_once(':')
         .ok_or_else(|| format!("`{text}` is not `NAME: VALUE`"))?;

@@ -15,7 +15,9 @@ const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
 /// The sources of AWS credentials this environment names, in the SDKs' order: static keys, the
 /// container endpoint, then IMDS (unless AWS_EC2_METADATA_DISABLED=true). Empty values count as
 /// unset; a relative container URI wins over a full one, as in the SDKs.
-pub fn aws_credential_sources(env: &dyn Fn(&str) -> Option<String>) -> Vec<AwsCredentialSource> {
+pub(crate) fn aws_credential_sources(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<AwsCredentialSource> {
     let var = |name: &str| env(name).filter(|value| !value.is_empty());
     let mut sources = Vec::new();
     if let (Some(access_key_id), Some(secret_access_key)) =
@@ -50,7 +52,7 @@ pub fn aws_credential_sources(env: &dyn Fn(&str) -> Option<String>) -> Vec<AwsCr
 }
 
 /// The region from AWS_REGION, else AWS_DEFAULT_REGION.
-pub fn aws_region(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+pub(crate) fn aws_region(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .into_iter()
         .find_map(|name| env(name).filter(|value| !value.is_empty()))

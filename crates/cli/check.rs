@@ -7,7 +7,7 @@ use crate::args::CheckArgs;
 use crate::failure::Failure;
 
 /// Describes the component `args` names and whether it can be served.
-pub fn run(args: &CheckArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: &CheckArgs) -> Result<(), Failure> {
     // Read here, not by the host: a file `check` cannot read fails (1) instead of being judged
     // as a component (65).
     let bytes = std::fs::read(&args.handler)

@@ -9,7 +9,7 @@ use crate::args::CompileArgs;
 use crate::failure::Failure;
 
 /// Compiles the component `args` names into a `.cwasm`, written whole or not at all.
-pub fn run(args: &CompileArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: &CompileArgs) -> Result<(), Failure> {
     let bytes = std::fs::read(&args.handler)
         .with_context(|| format!("cannot read {}", args.handler.display()))?;
     let config = HostConfig {

@@ -14,7 +14,7 @@ use crate::args::ComponentizeArgs;
 use crate::failure::Failure;
 
 /// Makes the core module `args` names into a component.
-pub fn run(args: &ComponentizeArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: &ComponentizeArgs) -> Result<(), Failure> {
     let module = std::fs::read(&args.core)
         .with_context(|| format!("cannot read {}", args.core.display()))?;
     let refusal = match WasmKind::of(&module) {

@@ -10,7 +10,7 @@ use wasm_agent_host::LoadError;
 
 /// What kind of failure, which decides the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A command line or configuration that does not make sense.
     Usage,
     /// A component (or module) that cannot be served or converted: the input is at fault.
@@ -22,7 +22,7 @@ pub enum Kind {
 impl Kind {
     /// The exit status: sysexits' EX_USAGE and EX_DATAERR, so a script can tell a mistake in
     /// its own flags or input from a failure that may pass on another try.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Self::Usage => 64,
             Self::Component => 65,
@@ -33,14 +33,14 @@ impl Kind {
 
 /// Why a command did not succeed: its kind and the error, with the chain of its causes.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     kind: Kind,
     error: anyhow::Error,
 }
 
 impl Failure {
     /// A failure of `kind`.
-    pub fn new(kind: Kind, error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn new(kind: Kind, error: impl Into<anyhow::Error>) -> Self {
         Self {
             kind,
             error: error.into(),
@@ -48,18 +48,18 @@ impl Failure {
     }
 
     /// A command line or configuration that does not make sense.
-    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Self {
         Self::new(Kind::Usage, error)
     }
 
     /// An input that cannot be served or converted.
-    pub fn component(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn component(error: impl Into<anyhow::Error>) -> Self {
         Self::new(Kind::Component, error)
     }
 
     /// The component at `path` could not be loaded. It is named, unless the configuration is at
     /// fault rather than the file.
-    pub fn load(path: &Path, error: LoadError) -> Self {
+    pub(crate) fn load(path: &Path, error: LoadError) -> Self {
         let failure = Self::from(error);
         match failure.kind {
             Kind::Usage => failure,
@@ -68,7 +68,7 @@ impl Failure {
     }
 
     /// The same failure, its message preceded by `context`.
-    pub fn context(self, context: String) -> Self {
+    pub(crate) fn context(self, context: String) -> Self {
         Self {
             kind: self.kind,
             error: self.error.context(context),
@@ -76,14 +76,14 @@ impl Failure {
     }
 
     /// Prints the failure for a person, on one line with its causes, and gives the exit status.
-    pub fn report(&self) -> ExitCode {
+    pub(crate) fn report(&self) -> ExitCode {
         eprintln!("error: {self:#}");
         ExitCode::from(self.kind.code())
     }
 
     /// Prints the failure and ends the process now, for a command whose threads may not end
     /// on their own (returning would wait for them while unwinding).
-    pub fn exit(self) -> ! {
+    pub(crate) fn exit(self) -> ! {
         self.report();
         std::process::exit(i32::from(self.kind.code()))
     }

@@ -16,7 +16,7 @@ const STDOUT_QUEUE: usize = 16;
 
 /// Runs one invocation and prints its events and result; a failed invocation ends the
 /// process here (see below).
-pub fn run(args: InvokeArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: InvokeArgs) -> Result<(), Failure> {
     let payload = read_payload(&args.payload).map_err(Failure::usage)?;
     let config = args
         .limits

@@ -6,6 +6,8 @@
 //! core module a component. It is the only place that uses `anyhow` or prints to stdout. A
 //! command that fails returns a `Failure`, whose kind is the exit status; `main` prints it.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod aws_env;
 mod check;

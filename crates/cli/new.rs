@@ -170,7 +170,7 @@ fn starter(lang: Lang) -> [&'static [File]; 2] {
 }
 
 /// Writes a starter project where `args` says, refusing a bad name or an existing path.
-pub fn run(args: &NewArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: &NewArgs) -> Result<(), Failure> {
     let name = args
         .path
         .file_name()

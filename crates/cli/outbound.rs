@@ -14,7 +14,7 @@ use crate::aws_env::{aws_credential_sources, aws_region};
 
 /// What guests may reach and see.
 #[derive(Debug, Args)]
-pub struct OutboundArgs {
+pub(crate) struct OutboundArgs {
     /// Let guests send HTTP requests to a destination: scheme://host[:port], e.g.
     /// https://api.openai.com, https://*.amazonaws.com, http://127.0.0.1:9000,
     /// http://10.0.0.0/8:* (repeatable). Without a port only the scheme's own is allowed. A rule
@@ -116,7 +116,7 @@ const MAX_THREADS: usize = 1024;
 impl OutboundArgs {
     /// The outbound configuration and the guests' environment, reading variables through
     /// `env` (this process's environment, in production).
-    pub fn configure(
+    pub(crate) fn configure(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(OutboundConfig, Vec<(String, String)>), String> {

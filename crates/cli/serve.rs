@@ -33,7 +33,7 @@ const MAX_CLIENT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const MAX_BODY_MIN_RATE: u64 = 1 << 30;
 
 /// Loads the handler, then serves it until a signal.
-pub fn run(args: ServeArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let (host_config, server_config) =
         configure(&args).map_err(|error| Failure::usage(anyhow!(error)))?;
     let host = Host::load_file(&args.handler, host_config)

@@ -4,13 +4,13 @@
 use wasm_agent_host::{Host, HostConfig};
 
 /// The example guest `name`, loaded with the default configuration.
-pub fn host(name: &str) -> Host {
+pub(crate) fn host(name: &str) -> Host {
     Host::load_file(&wasm_agent_testkit::guest(name), HostConfig::default())
         .expect("the guest loads")
 }
 
 /// A runtime on the bench's own thread, where `block_on` runs what a bench awaits.
-pub fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

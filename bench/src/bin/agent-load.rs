@@ -8,6 +8,8 @@
 //! A token is an SSE event whose data has a `"token"` member: what both the model agent guest and
 //! the Python SDK agent send for each token they relay.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};

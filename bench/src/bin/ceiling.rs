@@ -5,6 +5,8 @@
 //!
 //! Usage: ceiling [PORT]   (0 or nothing: a free port on 127.0.0.1)
 
+#![forbid(unsafe_code)]
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header;

@@ -6,6 +6,8 @@
 //! shares the cores with the system under test and the load generator, and sleeping streams
 //! need no more. Prints `listening on http://ADDR` to stderr, like `wasm-agent serve`.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use axum::Router;

@@ -16,6 +16,8 @@
 //! - [`units`]: durations and byte sizes as flags and environment variables write them.
 //! - [`outbound_rules`]: the operator's outbound allow-list rules (`scheme://host[:port]`).
 
+#![forbid(unsafe_code)]
+
 pub mod body;
 pub mod debug;
 pub mod guest;

@@ -58,6 +58,7 @@ pub struct Destination<'a> {
     pub scheme: &'a str,
     /// The host, lowercase; an IPv6 address without brackets.
     pub host: &'a str,
+    /// The port, explicit or the scheme's default.
     pub port: u16,
 }
 

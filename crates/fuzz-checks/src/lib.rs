@@ -10,6 +10,8 @@
 //! - [`outbound_rules`]: the outbound allow-list rules.
 //! - [`guest`]: what the host accepts from a guest.
 
+#![forbid(unsafe_code)]
+
 pub mod guest;
 pub mod outbound_rules;
 pub mod request;

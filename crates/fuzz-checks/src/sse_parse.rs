@@ -2,7 +2,7 @@
 
 /// One event as a client dispatches it.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Event {
+pub(crate) struct Event {
     /// The `data:` lines joined with `\n`.
     pub data: String,
     /// The last `event:` field, if any.
@@ -13,7 +13,7 @@ pub struct Event {
 
 /// The events in `stream`, as a browser's `EventSource` reads them (an event is dispatched at
 /// a blank line when it has data; a stream cut off mid-event dispatches nothing more).
-pub fn parse(stream: &str) -> Vec<Event> {
+pub(crate) fn parse(stream: &str) -> Vec<Event> {
     let mut events = Vec::new();
     let mut data = String::new();
     let mut name = None;
@@ -67,7 +67,7 @@ fn lines(stream: &str) -> Vec<&str> {
 
 /// `text` with each line ending (CRLF, CR, LF) made LF: what an SSE client gives back for data
 /// written over several `data:` lines.
-pub fn normalize_line_ends(text: &str) -> String {
+pub(crate) fn normalize_line_ends(text: &str) -> String {
     text.replace("\r\n", "\n").replace('\r', "\n")
 }
 

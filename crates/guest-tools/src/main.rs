@@ -5,6 +5,8 @@
 //! copies cannot drift from `wit/`. Users of C need neither this tool nor a checkout: the
 //! bindings ship in each C starter, and `wasm-agent componentize` makes the component.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};

@@ -26,15 +26,15 @@ mod agent {
     });
 }
 
-pub use agent::exports::wasm_agent::handler::background::GuestIndices as BackgroundIndices;
-pub use agent::exports::wasm_agent::handler::websocket::GuestIndices as WebsocketIndices;
-pub use agent::wasm_agent::handler::socket::{
+pub(crate) use agent::exports::wasm_agent::handler::background::GuestIndices as BackgroundIndices;
+pub(crate) use agent::exports::wasm_agent::handler::websocket::GuestIndices as WebsocketIndices;
+pub(crate) use agent::wasm_agent::handler::socket::{
     Host as SocketImports, Received, add_to_linker as add_socket,
 };
-pub use handler::wasm_agent::handler::host::Host as HostImports;
-pub use handler::wasm_agent::handler::types::{
+pub(crate) use handler::wasm_agent::handler::host::Host as HostImports;
+pub(crate) use handler::wasm_agent::handler::types::{
     Context as GuestContext, EmitError, Failure as GuestFailure, Host as TypesHost,
     Message as MessageWit, PingStatus as PingStatusWit, ReplyHead as ReplyHeadWit, ScheduleError,
     SseEvent,
 };
-pub use handler::{Handler, HandlerIndices};
+pub(crate) use handler::{Handler, HandlerIndices};

@@ -22,14 +22,14 @@ static WRITES: AtomicU64 = AtomicU64::new(0);
 
 /// A directory of compiled components.
 #[derive(Debug, Clone)]
-pub struct CompileCache {
+pub(crate) struct CompileCache {
     dir: PathBuf,
 }
 
 impl CompileCache {
     /// Opens (creating, 0700) the cache at `dir`; `None`, with a log line, if it cannot be had
     /// or is open to other users: the host then compiles every time.
-    pub fn open(dir: &Path) -> Option<Self> {
+    pub(crate) fn open(dir: &Path) -> Option<Self> {
         if let Err(error) = fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -54,7 +54,7 @@ impl CompileCache {
     }
 
     /// Where the entry for `bytes` compiled by `engine` is, whether or not it exists.
-    pub fn entry(&self, engine: &Engine, bytes: &[u8]) -> PathBuf {
+    pub(crate) fn entry(&self, engine: &Engine, bytes: &[u8]) -> PathBuf {
         let mut digest = Sha256::new();
         digest.update(bytes);
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
@@ -71,7 +71,7 @@ impl CompileCache {
     }
 
     /// Writes an entry atomically; a failure (a read-only disk) is logged and otherwise ignored.
-    pub fn store(&self, entry: &Path, serialized: &[u8]) {
+    pub(crate) fn store(&self, entry: &Path, serialized: &[u8]) {
         // A name no other writer uses (processes in containers sharing the directory may have
         // the same pid), created exclusively, so no two writers ever share a temporary file.
         let mut unique = RandomState::new().build_hasher();

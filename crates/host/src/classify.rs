@@ -20,17 +20,17 @@ const SHADOW_STACK_WRAP: u64 = (1 << 32) - (16 << 20);
 const RECURSION_FRAMES: usize = 16;
 
 /// How supervision of a call ended.
-pub enum Ended<T> {
+pub(crate) enum Ended<T> {
     Finished(T),
     TimedOut,
     Cancelled,
 }
 
-pub type CallResult = wasmtime::Result<Result<Option<String>, GuestFailure>>;
+pub(crate) type CallResult = wasmtime::Result<Result<Option<String>, GuestFailure>>;
 
 /// Decides, in one place, what an ended call means for the caller. `stopping` says whether the
 /// host had been stopped (shutdown) by the time the call ended.
-pub fn classify(
+pub(crate) fn classify(
     ended: Ended<CallResult>,
     state: &InvocationState,
     config: &HostConfig,
@@ -50,7 +50,7 @@ pub fn classify(
 
 /// The error of a call cancelled before it ended: by the shutdown if the host is `stopping`,
 /// otherwise by its caller, who went away.
-pub fn cancelled(stopping: bool) -> InvokeError {
+pub(crate) fn cancelled(stopping: bool) -> InvokeError {
     if stopping {
         InvokeError::ShuttingDown
     } else {

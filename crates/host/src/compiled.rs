@@ -14,7 +14,7 @@ use crate::error::LoadError;
 
 /// What the caller has.
 #[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     /// A component's WebAssembly bytes.
     Wasm(&'a [u8]),
     /// A precompiled component (`.cwasm`), and the name to report it by.
@@ -23,7 +23,7 @@ pub enum Source<'a> {
 
 /// The machine code, in a form any engine with the same configuration can load; the variant
 /// also says how it was obtained.
-pub enum Serialized<'a> {
+pub(crate) enum Serialized<'a> {
     /// A precompiled component, as the caller holds it.
     Precompiled(&'a [u8]),
     /// Just compiled.
@@ -34,7 +34,7 @@ pub enum Serialized<'a> {
 
 impl Serialized<'_> {
     /// How the machine code was obtained, for the load log line.
-    pub fn origin(&self) -> &'static str {
+    pub(crate) fn origin(&self) -> &'static str {
         match self {
             Self::Compiled(_) => "compiled",
             Self::Cached(_) => "compile cache",
@@ -44,14 +44,14 @@ impl Serialized<'_> {
 }
 
 /// A component loaded into the compiling engine, and its machine code.
-pub struct Obtained<'a> {
+pub(crate) struct Obtained<'a> {
     pub component: Component,
     pub serialized: Serialized<'a>,
 }
 
 /// Loads `source` into `compiler`: a cache hit or a precompiled component is only mapped; a
 /// miss is compiled and stored.
-pub fn obtain<'a>(
+pub(crate) fn obtain<'a>(
     compiler: &Engine,
     source: Source<'a>,
     cache: Option<&CompileCache>,
@@ -109,7 +109,10 @@ pub fn obtain<'a>(
 }
 
 /// Loads the machine code into `engine` (the serving engine, configured as the compiler was).
-pub fn load_into(serialized: &Serialized<'_>, engine: &Engine) -> Result<Component, LoadError> {
+pub(crate) fn load_into(
+    serialized: &Serialized<'_>,
+    engine: &Engine,
+) -> Result<Component, LoadError> {
     // SAFETY: the same code `obtain` has just loaded into an engine of the same configuration.
     let component = match serialized {
         Serialized::Precompiled(bytes) => unsafe { Component::deserialize(engine, bytes) },
@@ -120,7 +123,7 @@ pub fn load_into(serialized: &Serialized<'_>, engine: &Engine) -> Result<Compone
 }
 
 /// Compiles `bytes` ahead of time for the target `compiler` was configured for: a `.cwasm`.
-pub fn precompile(compiler: &Engine, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
+pub(crate) fn precompile(compiler: &Engine, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
     crate::component::servable(bytes)?;
     compiler
         .precompile_component(bytes)

@@ -18,7 +18,7 @@ const OPTIONAL_EXPORTS: &[(&str, &str)] = &[(BACKGROUND, "background"), (WEBSOCK
 
 /// A handler checked and linked once, ready to instantiate many times, with the optional
 /// exports it has.
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub pre: InstancePre<InvocationState>,
     pub handler: HandlerIndices,
     pub background: Option<BackgroundIndices>,
@@ -44,13 +44,13 @@ impl ComponentInfo {
 }
 
 /// Compiles a component.
-pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
+pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
     servable(bytes)?;
     Component::new(engine, bytes).map_err(|e| LoadError::Invalid(e.into()))
 }
 
 /// Refuses a file that is not a component before the decoder does, in words.
-pub fn servable(bytes: &[u8]) -> Result<(), LoadError> {
+pub(crate) fn servable(bytes: &[u8]) -> Result<(), LoadError> {
     match WasmKind::of(bytes).not_servable() {
         Some(why) => Err(LoadError::NotAComponent(why)),
         None => Ok(()),
@@ -58,7 +58,7 @@ pub fn servable(bytes: &[u8]) -> Result<(), LoadError> {
 }
 
 /// Describes a compiled component.
-pub fn describe(engine: &Engine, component: &Component) -> ComponentInfo {
+pub(crate) fn describe(engine: &Engine, component: &Component) -> ComponentInfo {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
@@ -83,7 +83,7 @@ pub fn describe(engine: &Engine, component: &Component) -> ComponentInfo {
 /// The linker with everything a handler may import: WASI (files and sockets present but denied),
 /// `wasi:http` (each request checked by the outbound hooks) and the `wasm-agent:handler`
 /// interfaces.
-pub fn linker(engine: &Engine) -> Result<Linker<InvocationState>, LoadError> {
+pub(crate) fn linker(engine: &Engine) -> Result<Linker<InvocationState>, LoadError> {
     let mut linker = Linker::new(engine);
     let link = |e: wasmtime::Error| LoadError::Engine(e.into());
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
@@ -94,7 +94,7 @@ pub fn linker(engine: &Engine) -> Result<Linker<InvocationState>, LoadError> {
 }
 
 /// Checks `component` against the world and links it once, ready to instantiate many times.
-pub fn prepare(
+pub(crate) fn prepare(
     engine: &Engine,
     linker: &Linker<InvocationState>,
     component: &Component,

@@ -31,7 +31,7 @@ const SLOT_RESERVATION: u64 = (4 << 30) + (64 << 20);
 
 /// What one instance of a component takes from the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PerInstance {
+pub(crate) struct PerInstance {
     pub core_instances: u32,
     pub memories: u32,
     pub tables: u32,
@@ -40,7 +40,7 @@ pub struct PerInstance {
 
 impl PerInstance {
     /// What one instance of `component` (compiled from `bytes`) uses.
-    pub fn of(component: &Component, bytes: &[u8]) -> Self {
+    pub(crate) fn of(component: &Component, bytes: &[u8]) -> Self {
         let Some(needs) = component.resources_required() else {
             return FALLBACK_PER_INSTANCE;
         };
@@ -81,7 +81,7 @@ impl PerInstance {
     /// What one instance of a precompiled component uses: its memories and tables are known,
     /// its core instances are not (the WebAssembly is gone), so the pool allows generously
     /// for them; a core-instance slot costs only bookkeeping.
-    pub fn of_precompiled(component: &Component) -> Self {
+    pub(crate) fn of_precompiled(component: &Component) -> Self {
         let mut needs = Self::of(component, &[]);
         needs.core_instances = FALLBACK_PER_INSTANCE.core_instances;
         needs
@@ -90,7 +90,7 @@ impl PerInstance {
 
 /// The engine that compiles components: the same code generation as the serving engine, without
 /// reserving an instance pool, whose size depends on what the component turns out to need.
-pub fn compiler(config: &HostConfig) -> Result<Engine, LoadError> {
+pub(crate) fn compiler(config: &HostConfig) -> Result<Engine, LoadError> {
     let mut wasm = base_config(config);
     wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
     if let Some(target) = &config.target {
@@ -106,7 +106,7 @@ pub fn compiler(config: &HostConfig) -> Result<Engine, LoadError> {
 /// instances of `per_instance`, epoch interruption, and fuel metering only when a fuel budget is
 /// configured (it slows guest code by up to 2–3×). A pool the address space cannot hold is a
 /// configuration error, found now rather than at the thousandth session.
-pub fn build(
+pub(crate) fn build(
     config: &HostConfig,
     slots: u32,
     per_instance: PerInstance,
@@ -168,14 +168,14 @@ fn pooling(config: &HostConfig, slots: u32, per: PerInstance) -> PoolingAllocati
 /// A dedicated OS thread, not a task: a tokio timer would share its runtime with the guests whose
 /// time slices it is meant to end.
 #[derive(Debug)]
-pub struct EpochTicker {
+pub(crate) struct EpochTicker {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
     /// Starts ticking `engine` every `tick`.
-    pub fn start(engine: Engine, tick: Duration) -> std::io::Result<Self> {
+    pub(crate) fn start(engine: Engine, tick: Duration) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("wasm-agent-epoch".into())

@@ -44,14 +44,14 @@ impl Event {
 
 /// Why an event was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// The caller has gone or cancelled the invocation.
     Closed,
 }
 
 /// The guest's end of the channel, kept in the store.
 #[derive(Debug)]
-pub struct EventSender {
+pub(crate) struct EventSender {
     events: mpsc::Sender<Event>,
     budget: Arc<Semaphore>,
     budget_bytes: u32,
@@ -59,7 +59,7 @@ pub struct EventSender {
 }
 
 /// Creates a channel holding at most `count` events and `bytes` bytes of event data.
-pub fn channel(
+pub(crate) fn channel(
     count: usize,
     bytes: usize,
     cancel: CancellationToken,
@@ -77,12 +77,12 @@ pub fn channel(
 
 impl EventSender {
     /// Keeps the channel open, whatever becomes of this sender, until the handle is dropped.
-    pub fn hold_open(&self) -> mpsc::Sender<Event> {
+    pub(crate) fn hold_open(&self) -> mpsc::Sender<Event> {
         self.events.clone()
     }
 
     /// Sends one event, waiting while the channel is full; fails once the caller is gone.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         data: String,
         name: Option<String>,

@@ -9,7 +9,7 @@ use wasmtime::component;
 use crate::state::InvocationState;
 
 /// An instance and its store, between calls.
-pub struct Instance {
+pub(crate) struct Instance {
     pub(crate) store: Store<InvocationState>,
     pub(crate) instance: component::Instance,
     pub(crate) created: Instant,
@@ -17,7 +17,7 @@ pub struct Instance {
 
 impl Instance {
     /// When it was created.
-    pub fn created(&self) -> Instant {
+    pub(crate) fn created(&self) -> Instant {
         self.created
     }
 }

@@ -131,7 +131,7 @@ impl ReplyHead {
 }
 
 /// Whether a content type is JSON: `application/json` or a `+json` type, parameters aside.
-pub fn is_json_type(content_type: &str) -> bool {
+pub(crate) fn is_json_type(content_type: &str) -> bool {
     let essence = content_type
         .split(';')
         .next()
@@ -197,7 +197,7 @@ struct DeadlineInner {
 }
 
 impl Deadline {
-    pub fn new(start: Instant, timeout: Duration, stream_timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(start: Instant, timeout: Duration, stream_timeout: Option<Duration>) -> Self {
         Self {
             inner: Arc::new(DeadlineInner {
                 start,
@@ -209,17 +209,17 @@ impl Deadline {
     }
 
     /// A deadline that passed at `now`.
-    pub fn passed(now: Instant) -> Self {
+    pub(crate) fn passed(now: Instant) -> Self {
         Self::new(now, Duration::ZERO, None)
     }
 
     /// Switches to the stream timeout: the guest has produced its first event.
-    pub fn start_streaming(&self) {
+    pub(crate) fn start_streaming(&self) {
         self.inner.streaming.store(true, Ordering::Release);
     }
 
     /// The limit in force.
-    pub fn limit(&self) -> Duration {
+    pub(crate) fn limit(&self) -> Duration {
         if self.inner.streaming.load(Ordering::Acquire) {
             self.inner.stream_timeout
         } else {
@@ -228,12 +228,12 @@ impl Deadline {
     }
 
     /// The instant the invocation must end by.
-    pub fn at(&self) -> Instant {
+    pub(crate) fn at(&self) -> Instant {
         self.inner.start + self.limit()
     }
 
     /// Whether the deadline has passed.
-    pub fn has_passed(&self) -> bool {
+    pub(crate) fn has_passed(&self) -> bool {
         Instant::now() >= self.at()
     }
 }

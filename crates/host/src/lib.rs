@@ -22,7 +22,7 @@
 //!   `wasm_agent_contract::guest`; `events`, the bounded channel of a guest's events; `socket`,
 //!   a WebSocket's two channels; `stdio`, guest output to the log; `limits`, memory limits and
 //!   the process-wide budget; `shared`, what every store of a host shares;
-//! - [`tasks`]: the async tasks guests register, which `/ping` reports;
+//! - `tasks`: the async tasks guests register ([`AsyncTasks`]), which `/ping` reports;
 //! - [`outbound`]: HTTP requests guests make (`wasi:http`), the rules that allow them and the
 //!   credentials the host attaches;
 //! - `component` (loading, checking and describing a component), `compiled` (where its machine
@@ -30,7 +30,8 @@
 //!   pooling allocator and epoch ticker), `bindings` (generated from `wit/`), `wasm_kind`
 //!   (what a file's first bytes say it is);
 //! - at the bottom, what everything uses: [`config`] (limits and their defaults), `error`
-//!   ([`LoadError`], [`InvokeError`]) and [`invocation`] (what a caller submits and gets back).
+//!   ([`LoadError`], [`InvokeError`]) and `invocation` (what a caller submits and gets back:
+//!   [`Invocation`], [`RunningInvocation`]).
 //!
 //! wasmtime types do not appear in the public API.
 
@@ -48,7 +49,7 @@ mod host;
 mod imports;
 mod inner;
 mod instance;
-pub mod invocation;
+mod invocation;
 mod jobs;
 mod limits;
 pub mod outbound;
@@ -59,7 +60,7 @@ mod shared;
 mod socket;
 mod state;
 mod stdio;
-pub mod tasks;
+mod tasks;
 mod wasm_kind;
 
 pub use component::ComponentInfo;
@@ -71,5 +72,5 @@ pub use invocation::{Completion, Context, Invocation, ReplyHead, RunningInvocati
 pub use outbound::{OutboundConfig, OutboundSnapshot};
 pub use shared::GuestStatus;
 pub use socket::{Message, RunningSocket, SocketInput};
-pub use tasks::AsyncTasks;
+pub use tasks::{AsyncTasks, TaskInfo};
 pub use wasm_kind::WasmKind;

@@ -12,14 +12,14 @@ const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 /// The process-wide budget of linear memory shared by all instances, so that a crowd of greedy
 /// guests, each within its own limit, cannot together take the machine down.
 #[derive(Debug)]
-pub struct MemoryBudget {
+pub(crate) struct MemoryBudget {
     limit: u64,
     used: AtomicU64,
 }
 
 impl MemoryBudget {
     /// A budget of `limit` bytes.
-    pub fn new(limit: u64) -> Arc<Self> {
+    pub(crate) fn new(limit: u64) -> Arc<Self> {
         Arc::new(Self {
             limit,
             used: AtomicU64::new(0),
@@ -40,13 +40,13 @@ impl MemoryBudget {
     }
 
     /// Bytes held by all instances now.
-    pub fn in_use(&self) -> u64 {
+    pub(crate) fn in_use(&self) -> u64 {
         self.used.load(Ordering::Acquire)
     }
 
     /// Whether use is past nine tenths of the budget: idle sessions should make room before
     /// new work is refused.
-    pub fn is_nearly_full(&self) -> bool {
+    pub(crate) fn is_nearly_full(&self) -> bool {
         self.in_use() > self.limit / 10 * 9
     }
 }
@@ -54,7 +54,7 @@ impl MemoryBudget {
 /// Enforces the linear-memory limit across all of an instance's memories, and its share of the
 /// process-wide budget, which it returns when dropped with its store.
 #[derive(Debug)]
-pub struct MemoryLimiter {
+pub(crate) struct MemoryLimiter {
     limit: u64,
     used: u64,
     denied: Option<Denial>,
@@ -63,7 +63,7 @@ pub struct MemoryLimiter {
 
 /// Which limit refused a growth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denial {
+pub(crate) enum Denial {
     /// The instance's own limit.
     Instance,
     /// The process-wide budget, of this many bytes, held by all instances together.
@@ -72,7 +72,7 @@ pub enum Denial {
 
 impl MemoryLimiter {
     /// A limiter allowing `limit` bytes of linear memory in all, drawn from `budget` if given.
-    pub fn new(limit: u64, budget: Option<Arc<MemoryBudget>>) -> Self {
+    pub(crate) fn new(limit: u64, budget: Option<Arc<MemoryBudget>>) -> Self {
         Self {
             limit,
             used: 0,
@@ -82,20 +82,20 @@ impl MemoryLimiter {
     }
 
     /// The limit in bytes.
-    pub fn limit(&self) -> u64 {
+    pub(crate) fn limit(&self) -> u64 {
         self.limit
     }
 
     /// The first growth this limiter refused, and which limit refused it: Rust's allocator
     /// aborts with `unreachable` when a growth is refused, so the trap alone does not say it
     /// was memory.
-    pub fn denial(&self) -> Option<Denial> {
+    pub(crate) fn denial(&self) -> Option<Denial> {
         self.denied
     }
 
     /// Forgets a refusal the guest survived, at the start of a call into a kept instance, so
     /// that it does not decide how a later failure is classified.
-    pub fn forget_denial(&mut self) {
+    pub(crate) fn forget_denial(&mut self) {
         self.denied = None;
     }
 }

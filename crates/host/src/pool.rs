@@ -7,13 +7,13 @@ use tokio::runtime::{Builder, Runtime};
 /// The runtime that runs guest calls, separate from whatever runtime submits them, so a guest
 /// can never starve the caller's accept loop or health checks.
 #[derive(Debug)]
-pub struct WorkerPool {
+pub(crate) struct WorkerPool {
     runtime: Option<Runtime>,
 }
 
 impl WorkerPool {
     /// Starts `threads` worker threads.
-    pub fn new(threads: usize) -> std::io::Result<Self> {
+    pub(crate) fn new(threads: usize) -> std::io::Result<Self> {
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("wasm-agent-worker")
@@ -26,7 +26,7 @@ impl WorkerPool {
     }
 
     /// Runs `future` on the pool.
-    pub fn spawn<F>(&self, future: F)
+    pub(crate) fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {

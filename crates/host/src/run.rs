@@ -19,7 +19,7 @@ use crate::state::{Call, InvocationState};
 
 /// What a call asks of an instance.
 #[derive(Debug, Clone, Copy)]
-pub enum Work<'a> {
+pub(crate) enum Work<'a> {
     /// `invoke(payload, context)`.
     Invoke(&'a str),
     /// `background.run(task, input, context)`.
@@ -29,7 +29,7 @@ pub enum Work<'a> {
 }
 
 /// How a call ended: its outcome, and what it left behind.
-pub struct CallEnd {
+pub(crate) struct CallEnd {
     pub outcome: Result<Completion, InvokeError>,
     pub call: Call,
     /// False after a trap, a timeout or a cut-off: its instance is in no state to be entered
@@ -39,7 +39,7 @@ pub struct CallEnd {
 
 /// Runs one call in `slot`'s instance, creating one if it holds none. On return, `slot` holds
 /// the instance if it can serve again and is empty otherwise.
-pub async fn call(
+pub(crate) async fn call(
     inner: &Inner,
     slot: &mut Option<Instance>,
     call: Call,
@@ -160,7 +160,7 @@ fn new_store(inner: &Inner) -> Store<InvocationState> {
 }
 
 /// The context record the guest sees.
-pub fn guest_context(context: &Context, deadline: &Deadline) -> GuestContext {
+pub(crate) fn guest_context(context: &Context, deadline: &Deadline) -> GuestContext {
     let remaining = deadline.at().saturating_duration_since(Instant::now());
     let deadline_ms = (SystemTime::now() + remaining)
         .duration_since(UNIX_EPOCH)

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The sessions of one host.
 #[derive(Debug)]
-pub struct Sessions {
+pub(crate) struct Sessions {
     table: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     max_sessions: usize,
     queue: usize,
@@ -24,7 +24,7 @@ pub struct Sessions {
 }
 
 /// One session: its instance, if it has one, behind a lock that queues its invocations fairly.
-pub struct Session {
+pub(crate) struct Session {
     id: Arc<str>,
     /// Held by the invocation running in it; tokio's mutex grants waiters in arrival order.
     pub slot: tokio::sync::Mutex<Option<Instance>>,
@@ -45,7 +45,7 @@ impl std::fmt::Debug for Session {
 
 /// Why a session's instance was dropped, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dropped {
+pub(crate) enum Dropped {
     Idle,
     Lifetime,
     Evicted,
@@ -66,7 +66,7 @@ impl Dropped {
 /// An invocation's claim on its session: while it exists the session is not dropped. Counts
 /// the invocation out and marks the session used when it ends.
 #[derive(Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     session: Arc<Session>,
 }
 
@@ -90,7 +90,7 @@ impl Drop for Entry {
 }
 
 impl Sessions {
-    pub fn new(config: &HostConfig) -> Self {
+    pub(crate) fn new(config: &HostConfig) -> Self {
         Self {
             table: Mutex::new(HashMap::new()),
             max_sessions: config.max_sessions as usize,
@@ -104,7 +104,7 @@ impl Sessions {
     /// least recently used session with no invocation is dropped to make room. Refused when
     /// every session is in use, or when this one already has as many invocations waiting as
     /// its queue allows.
-    pub fn enter(&self, id: &str) -> Result<Entry, InvokeError> {
+    pub(crate) fn enter(&self, id: &str) -> Result<Entry, InvokeError> {
         let mut evicted = None;
         let entry = {
             let mut table = self.lock();
@@ -148,7 +148,7 @@ impl Sessions {
 
     /// Drops sessions idle past the idle timeout and instances past the maximum lifetime, if no
     /// invocation holds or awaits them. Returns how many were dropped.
-    pub fn reap(&self, now: Instant) -> usize {
+    pub(crate) fn reap(&self, now: Instant) -> usize {
         let mut dropped = Vec::new();
         {
             let mut table = self.lock();
@@ -186,7 +186,7 @@ impl Sessions {
 
     /// Drops the least recently used idle sessions' instances while the memory budget is
     /// nearly full, so that memory idle conversations hold goes to new work. Returns how many.
-    pub fn relieve(&self, budget: &MemoryBudget) -> usize {
+    pub(crate) fn relieve(&self, budget: &MemoryBudget) -> usize {
         let mut dropped = 0;
         while budget.is_nearly_full() {
             let Some((victim, instance)) = evict_lru(&mut self.lock(), true) else {
@@ -200,17 +200,17 @@ impl Sessions {
     }
 
     /// Whether an instance created at `created` has outlived the maximum lifetime at `now`.
-    pub fn has_expired(&self, created: Instant, now: Instant) -> bool {
+    pub(crate) fn has_expired(&self, created: Instant, now: Instant) -> bool {
         now.saturating_duration_since(created) >= self.max_lifetime
     }
 
     /// Sessions that exist (with or without an instance).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// How often the reaper should look: often enough to drop a session soon after its timeout.
-    pub fn reap_interval(&self) -> Duration {
+    pub(crate) fn reap_interval(&self) -> Duration {
         (self.idle_timeout.min(self.max_lifetime) / 4)
             .clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
@@ -254,7 +254,7 @@ fn evict_lru(
     Some((victim, instance))
 }
 
-pub fn log_dropped(id: &str, why: Dropped) {
+pub(crate) fn log_dropped(id: &str, why: Dropped) {
     tracing::info!(
         session_id = id,
         reason = why.reason(),
@@ -264,7 +264,7 @@ pub fn log_dropped(id: &str, why: Dropped) {
 
 /// Drops expired sessions, and idle ones while the memory budget is nearly full, until `stop`
 /// is cancelled (when the host is dropped).
-pub async fn reap(
+pub(crate) async fn reap(
     sessions: Arc<Sessions>,
     memory: Option<Arc<MemoryBudget>>,
     stop: CancellationToken,

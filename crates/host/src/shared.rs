@@ -23,7 +23,7 @@ pub enum GuestStatus {
 
 /// Shared by every store of one host.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub config: HostConfig,
     pub tasks: Arc<AsyncTasks>,
     pub memory: Option<Arc<MemoryBudget>>,
@@ -41,13 +41,13 @@ pub struct Shared {
 /// The status one instance set, counted in [`Shared`] for as long as the instance lives: a
 /// dropped instance (a trap, an evicted session) cannot hold `/ping` at `HealthyBusy`.
 #[derive(Debug)]
-pub struct StatusClaim {
+pub(crate) struct StatusClaim {
     shared: Arc<Shared>,
     status: Option<GuestStatus>,
 }
 
 impl StatusClaim {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self {
             shared,
             status: None,
@@ -55,7 +55,7 @@ impl StatusClaim {
     }
 
     /// Sets or clears this instance's status; true if it changed.
-    pub fn set(&mut self, status: Option<GuestStatus>) -> bool {
+    pub(crate) fn set(&mut self, status: Option<GuestStatus>) -> bool {
         if self.status == status {
             return false;
         }
@@ -78,14 +78,14 @@ impl Drop for StatusClaim {
 
 /// Background work to start now, with the context of the invocation that scheduled it.
 #[derive(Debug)]
-pub struct Launch {
+pub(crate) struct Launch {
     pub work: Scheduled,
     pub context: Arc<Context>,
 }
 
 /// Background work a guest scheduled, holding its slot and its open async task until it has run.
 #[derive(Debug)]
-pub struct Scheduled {
+pub(crate) struct Scheduled {
     pub task: String,
     pub input: String,
     // Both released when the work has run (or is dropped).
@@ -94,7 +94,7 @@ pub struct Scheduled {
 }
 
 impl Shared {
-    pub fn new(
+    pub(crate) fn new(
         config: HostConfig,
         has_background: bool,
         launcher: mpsc::UnboundedSender<Launch>,
@@ -116,7 +116,7 @@ impl Shared {
 
     /// The status live instances set: `HealthyBusy` if any says so, else `Healthy` if any says
     /// so, else none (the automatic status applies).
-    pub fn guest_status(&self) -> Option<GuestStatus> {
+    pub(crate) fn guest_status(&self) -> Option<GuestStatus> {
         if self.busy_claims.load(Ordering::Acquire) > 0 {
             Some(GuestStatus::HealthyBusy)
         } else if self.healthy_claims.load(Ordering::Acquire) > 0 {
@@ -127,7 +127,7 @@ impl Shared {
     }
 
     /// Starts background work now. If the host is gone, the work is dropped with it.
-    pub fn launch(&self, launch: Launch) {
+    pub(crate) fn launch(&self, launch: Launch) {
         let _ = self.launcher.send(launch);
     }
 

@@ -20,7 +20,7 @@ pub enum Message {
 
 /// The guest's end, kept in the store while its handler runs.
 #[derive(Debug)]
-pub struct Socket {
+pub(crate) struct Socket {
     incoming: mpsc::Receiver<Message>,
     outgoing: mpsc::Sender<Message>,
     cancel: CancellationToken,
@@ -28,11 +28,11 @@ pub struct Socket {
 
 /// Why a message could not be sent: the connection is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closed;
+pub(crate) struct Closed;
 
 impl Socket {
     /// The client's next message; none once it has closed the connection or gone away.
-    pub async fn receive(&mut self) -> Option<Message> {
+    pub(crate) async fn receive(&mut self) -> Option<Message> {
         tokio::select! {
             // What the client sent before it closed is the guest's to read first.
             biased;
@@ -42,7 +42,7 @@ impl Socket {
     }
 
     /// Sends a message to the client, waiting while the buffer is full.
-    pub async fn send(&self, message: Message) -> Result<(), Closed> {
+    pub(crate) async fn send(&self, message: Message) -> Result<(), Closed> {
         tokio::select! {
             // Once the connection is closing nothing more reaches the client, room or not.
             biased;

@@ -21,7 +21,7 @@ use crate::stdio::{GuestLog, LogScope};
 use crate::tasks::TaskScope;
 
 /// The data of one store: one instance, and the call it is serving.
-pub struct InvocationState {
+pub(crate) struct InvocationState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
@@ -39,7 +39,7 @@ pub struct InvocationState {
 
 /// The state of one call into an instance.
 #[derive(Debug)]
-pub struct Call {
+pub(crate) struct Call {
     /// The context of the invocation this call serves (or that scheduled it).
     pub context: Arc<Context>,
     pub deadline: Deadline,
@@ -64,7 +64,11 @@ pub struct Call {
 
 impl Call {
     /// A call for the invocation with `context`, under `deadline`.
-    pub fn new(context: Arc<Context>, deadline: Deadline, events: Option<EventSender>) -> Self {
+    pub(crate) fn new(
+        context: Arc<Context>,
+        deadline: Deadline,
+        events: Option<EventSender>,
+    ) -> Self {
         Self {
             context,
             deadline,
@@ -95,7 +99,7 @@ fn idle_context() -> Arc<Context> {
 impl InvocationState {
     /// A store's data: WASI with clocks, random, logged stdio and the environment the operator
     /// granted; no files or sockets; HTTP through the outbound hooks.
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let (stdout, stderr, log) = GuestLog::pair(idle_context(), shared.config.guest_log_bytes);
         let wasi = WasiCtxBuilder::new()
             .envs(&shared.config.env)
@@ -121,7 +125,7 @@ impl InvocationState {
     }
 
     /// Starts serving `call`, which `cancel` cancels.
-    pub fn begin(&mut self, call: Call, cancel: &CancellationToken) {
+    pub(crate) fn begin(&mut self, call: Call, cancel: &CancellationToken) {
         self.log.begin(call.context.clone());
         self.outbound
             .begin(call.context.clone(), call.deadline.clone(), cancel);
@@ -129,7 +133,7 @@ impl InvocationState {
     }
 
     /// Ends the call in progress and hands back its state; its event channel closes with it.
-    pub fn end(&mut self) -> Call {
+    pub(crate) fn end(&mut self) -> Call {
         self.outbound.end();
         std::mem::replace(&mut self.call, Call::idle())
     }

@@ -19,7 +19,7 @@ const MAX_LINE: usize = 8 << 10;
 
 /// One of a guest's output streams, as the WASI context sees it.
 #[derive(Debug, Clone)]
-pub struct GuestLog {
+pub(crate) struct GuestLog {
     stream: &'static str,
     // Shared by stdout and stderr of one instance.
     scope: Arc<LogScope>,
@@ -29,7 +29,7 @@ pub struct GuestLog {
 /// left of its byte budget. An instance kept for a session serves many invocations, so both are
 /// reset at the start of each.
 #[derive(Debug)]
-pub struct LogScope {
+pub(crate) struct LogScope {
     invocation: Mutex<Arc<invocation::Context>>,
     remaining: AtomicUsize,
     budget: usize,
@@ -39,7 +39,7 @@ pub struct LogScope {
 
 impl LogScope {
     /// Starts logging for `invocation`, with a full budget.
-    pub fn begin(&self, invocation: Arc<invocation::Context>) {
+    pub(crate) fn begin(&self, invocation: Arc<invocation::Context>) {
         *self
             .invocation
             .lock()
@@ -62,7 +62,7 @@ impl LogScope {
 
 impl GuestLog {
     /// The stdout and stderr of one instance, sharing `budget` bytes per invocation.
-    pub fn pair(
+    pub(crate) fn pair(
         invocation: Arc<invocation::Context>,
         budget: usize,
     ) -> (Self, Self, Arc<LogScope>) {

@@ -41,14 +41,14 @@ pub struct TaskInfo {
 
 impl AsyncTasks {
     /// An empty registry.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// Opens a task and returns its id: unpredictable, like the SDK's, but never negative and
     /// below 2^53, so that a JavaScript guest holds it as an exact number (componentize-js
     /// also fails on negative 64-bit arguments).
-    pub fn add(&self, name: String, metadata: Option<String>) -> i64 {
+    pub(crate) fn add(&self, name: String, metadata: Option<String>) -> i64 {
         let mut open = self.lock();
         let id = loop {
             let hash = self.ids.hash_one(self.next.fetch_add(1, Ordering::Relaxed));
@@ -70,7 +70,7 @@ impl AsyncTasks {
     }
 
     /// Completes a task; false if no task has this id.
-    pub fn complete(&self, id: i64) -> bool {
+    pub(crate) fn complete(&self, id: i64) -> bool {
         let mut open = self.lock();
         let removed = open.remove(&id);
         self.count.store(open.len(), Ordering::Release);
@@ -81,7 +81,7 @@ impl AsyncTasks {
     }
 
     /// Completes every task in `ids` still open, quietly: the caller has said why, once.
-    pub fn complete_all(&self, ids: &[i64]) {
+    pub(crate) fn complete_all(&self, ids: &[i64]) {
         let mut open = self.lock();
         for id in ids {
             open.remove(id);
@@ -125,14 +125,14 @@ impl AsyncTasks {
 /// The tasks one instance opened; those still open when it is dropped are completed, since a
 /// dead instance could otherwise keep the server `HealthyBusy` forever.
 #[derive(Debug)]
-pub struct TaskScope {
+pub(crate) struct TaskScope {
     registry: Arc<AsyncTasks>,
     opened: Vec<i64>,
 }
 
 impl TaskScope {
     /// A scope registering into `registry`.
-    pub fn new(registry: Arc<AsyncTasks>) -> Self {
+    pub(crate) fn new(registry: Arc<AsyncTasks>) -> Self {
         Self {
             registry,
             opened: Vec::new(),
@@ -140,7 +140,7 @@ impl TaskScope {
     }
 
     /// Opens a task in the registry and remembers it.
-    pub fn add(&mut self, name: String, metadata: Option<String>) -> i64 {
+    pub(crate) fn add(&mut self, name: String, metadata: Option<String>) -> i64 {
         let id = self.registry.add(name, metadata);
         self.opened.push(id);
         id
@@ -148,7 +148,7 @@ impl TaskScope {
 
     /// Whether this instance has `limit` tasks open. Any instance may complete a task (as in
     /// the SDK), so at the limit those another completed are forgotten first.
-    pub fn is_full(&mut self, limit: usize) -> bool {
+    pub(crate) fn is_full(&mut self, limit: usize) -> bool {
         if self.opened.len() < limit {
             return false;
         }
@@ -162,7 +162,7 @@ impl TaskScope {
     }
 
     /// Completes a task in the registry (any instance's, as in the SDK).
-    pub fn complete(&mut self, id: i64) -> bool {
+    pub(crate) fn complete(&mut self, id: i64) -> bool {
         self.opened.retain(|open| *open != id);
         self.registry.complete(id)
     }
@@ -191,14 +191,14 @@ impl Drop for TaskScope {
 
 /// A task the host opened itself (for background work), completed when dropped.
 #[derive(Debug)]
-pub struct TrackedTask {
+pub(crate) struct TrackedTask {
     registry: Arc<AsyncTasks>,
     id: i64,
 }
 
 impl TrackedTask {
     /// Opens a task named `name` in `registry`.
-    pub fn open(registry: &Arc<AsyncTasks>, name: String) -> Self {
+    pub(crate) fn open(registry: &Arc<AsyncTasks>, name: String) -> Self {
         Self {
             registry: registry.clone(),
             id: registry.add(name, None),
@@ -206,7 +206,7 @@ impl TrackedTask {
     }
 
     /// The task's id.
-    pub fn id(&self) -> i64 {
+    pub(crate) fn id(&self) -> i64 {
         self.id
     }
 }

@@ -29,7 +29,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// What a connection task needs from the server; shared by all of them.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub router: Router,
     pub http: auto::Builder<TokioExecutor>,
     pub timeouts: Timeouts,
@@ -39,7 +39,7 @@ pub struct Shared {
 /// Serves `stream` until the client closes it, its watchdog expires, or the server drains
 /// (`draining` turns true). `slot` is the connection's place under the limit: it goes with the
 /// socket, so an upgraded WebSocket connection keeps it until it closes.
-pub async fn serve(
+pub(crate) async fn serve(
     stream: TcpStream,
     slot: OwnedSemaphorePermit,
     shared: Arc<Shared>,

@@ -31,7 +31,7 @@ const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 /// The server's connections: accepted up to the limit, each watched and served on its own task,
 /// and drained together at shutdown.
 #[derive(Debug)]
-pub struct Connections {
+pub(crate) struct Connections {
     shared: Arc<Shared>,
     slots: Arc<Semaphore>,
     max: usize,
@@ -41,7 +41,7 @@ pub struct Connections {
 
 impl Connections {
     /// Connections served by `router` under the limits in `config`.
-    pub fn new(router: Router, config: &ServerConfig) -> Self {
+    pub(crate) fn new(router: Router, config: &ServerConfig) -> Self {
         let mut http = auto::Builder::new(TokioExecutor::new());
         // hyper's header timeout is replaced by the connection's watchdog (see there why); it
         // is on by default once a timer is set, so it is turned off by name.
@@ -75,7 +75,7 @@ impl Connections {
     /// soon as it is accepted, unread: the client sees the connection end (or reset) before
     /// any reply, and can try another replica at once, instead of waiting in the kernel's
     /// queue with the server's state unknown.
-    pub async fn accept(&self, listener: TcpListener) -> Infallible {
+    pub(crate) async fn accept(&self, listener: TcpListener) -> Infallible {
         let mut burst = Burst::default();
         loop {
             let stream = match listener.accept().await {
@@ -119,13 +119,13 @@ impl Connections {
 
     /// Tells every connection to finish its requests in progress and close (closing at once
     /// those with none), and waits until all have. Upgraded connections are no longer here.
-    pub async fn drain(&self) {
+    pub(crate) async fn drain(&self) {
         self.draining.send_replace(true);
         self.draining.closed().await;
     }
 
     /// Logs what became of the connections.
-    pub fn log_counts(&self) {
+    pub(crate) fn log_counts(&self) {
         let counts = &self.shared.counts;
         tracing::info!(
             accepted = counts.accepted.load(Ordering::Relaxed),

@@ -7,7 +7,7 @@ use crate::watchdog::Expiry;
 
 /// What became of the connections, for the log at shutdown.
 #[derive(Debug, Default)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub accepted: AtomicU64,
     pub refused: AtomicU64,
     pub slow_heads: AtomicU64,
@@ -16,7 +16,7 @@ pub struct Counts {
 
 impl Counts {
     /// A connection's watchdog closed it.
-    pub fn expired(&self, expiry: Expiry) {
+    pub(crate) fn expired(&self, expiry: Expiry) {
         let count = match expiry {
             Expiry::SlowHead => &self.slow_heads,
             Expiry::Idle => &self.idle,

@@ -42,7 +42,7 @@ impl Outcome {
 /// the invocation is taken to have lost its client: the one way its request can end without
 /// the server saying so is hyper dropping the handler or the stream when the client leaves.
 #[derive(Debug)]
-pub struct InvocationLog {
+pub(crate) struct InvocationLog {
     request_id: String,
     session_id: Option<String>,
     started: Instant,
@@ -60,7 +60,7 @@ struct Ended {
 
 impl InvocationLog {
     /// The log of an invocation accepted now.
-    pub fn start(request_id: &str, session_id: Option<&str>) -> Self {
+    pub(crate) fn start(request_id: &str, session_id: Option<&str>) -> Self {
         Self {
             request_id: request_id.to_owned(),
             session_id: session_id.map(str::to_owned),
@@ -72,22 +72,27 @@ impl InvocationLog {
     }
 
     /// The status of the reply's head, once it is decided.
-    pub fn set_status(&mut self, status: StatusCode) {
+    pub(crate) fn set_status(&mut self, status: StatusCode) {
         self.status = Some(status);
     }
 
     /// One more event the guest emitted was handed to the client.
-    pub fn count_event(&mut self) {
+    pub(crate) fn count_event(&mut self) {
         self.events += 1;
     }
 
     /// The invocation completed.
-    pub fn completed(&mut self) {
+    pub(crate) fn completed(&mut self) {
         self.end(Outcome::Completed, None, None);
     }
 
     /// The invocation ended as `outcome`, of this `kind`, for this reason.
-    pub fn end(&mut self, outcome: Outcome, kind: Option<&'static str>, error: Option<String>) {
+    pub(crate) fn end(
+        &mut self,
+        outcome: Outcome,
+        kind: Option<&'static str>,
+        error: Option<String>,
+    ) {
         self.ended = Some(Ended {
             outcome,
             kind,

@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// JSON text. A body declared larger than the limit is refused before any of it is read: the
 /// client learns at once, instead of after sending it (or never, if it waits for
 /// `100 Continue`), and the request is never admitted.
-pub async fn read(state: &AppState, body: Body) -> Result<String, ApiError> {
+pub(crate) async fn read(state: &AppState, body: Body) -> Result<String, ApiError> {
     let config = state.config();
     let limit = config.max_payload;
     if body.size_hint().lower() > limit as u64 {
@@ -120,8 +120,8 @@ mod tests {
     }
 
     /// A body that arrives in pieces is read whole; one past the limit is refused, and one that
-    /// stalls is answered 408.
-    #[tokio::test]
+    /// stalls is answered 408, after exactly its stall timeout on the paused clock.
+    #[tokio::test(start_paused = true)]
     async fn collects_refuses_and_times_out() {
         let pieces = |parts: Vec<&'static str>| {
             Body::from_stream(stream::iter(
@@ -141,8 +141,10 @@ mod tests {
         let stalled = Body::from_stream(
             stream::iter([Ok::<_, std::io::Error>(Bytes::from("{"))]).chain(stream::pending()),
         );
+        let started = Instant::now();
         let stalled = collect(stalled, 100, quick).await;
         assert!(matches!(stalled, Err(ApiError::BodyTimeout)));
+        assert_eq!(started.elapsed(), quick.timeout);
         assert_eq!(ApiError::BodyTimeout.status(), 408);
     }
 }

@@ -42,12 +42,12 @@ impl AppState {
     }
 
     /// The loaded handler.
-    pub fn host(&self) -> &Host {
+    pub(crate) fn host(&self) -> &Host {
         &self.inner.host
     }
 
     /// The limits.
-    pub fn config(&self) -> &ServerConfig {
+    pub(crate) fn config(&self) -> &ServerConfig {
         &self.inner.config
     }
 
@@ -58,7 +58,7 @@ impl AppState {
 
     /// The status `/ping` reports now: forced by a debug action, else set by a guest, else
     /// `HealthyBusy` while any async task is open (the SDK's order). Reads atomics only.
-    pub fn ping_status(&self) -> PingStatus {
+    pub(crate) fn ping_status(&self) -> PingStatus {
         if let Some(forced) = self.forced_status() {
             return forced;
         }
@@ -72,7 +72,7 @@ impl AppState {
 
     /// Takes the status as `/ping` reports it, with the time of its last change (which this
     /// observation may be).
-    pub fn observe_ping(&self) -> (PingStatus, u64) {
+    pub(crate) fn observe_ping(&self) -> (PingStatus, u64) {
         let status = self.ping_status();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -81,7 +81,7 @@ impl AppState {
     }
 
     /// The status a debug action forced, if any.
-    pub fn forced_status(&self) -> Option<PingStatus> {
+    pub(crate) fn forced_status(&self) -> Option<PingStatus> {
         match self.inner.forced.load(Ordering::Acquire) {
             1 => Some(PingStatus::Healthy),
             2 => Some(PingStatus::HealthyBusy),
@@ -90,7 +90,7 @@ impl AppState {
     }
 
     /// Forces the status, or with `None` stops forcing it.
-    pub fn force_status(&self, status: Option<PingStatus>) {
+    pub(crate) fn force_status(&self, status: Option<PingStatus>) {
         let code = match status {
             None => 0,
             Some(PingStatus::Healthy) => 1,

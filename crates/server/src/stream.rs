@@ -15,7 +15,7 @@ use crate::invocation_log::InvocationLog;
 
 /// The body that streams `running`, starting with the `first` event already received, and
 /// writes `log` when it ends or is dropped.
-pub fn body(first: Event, running: RunningInvocation, log: InvocationLog) -> Body {
+pub(crate) fn body(first: Event, running: RunningInvocation, log: InvocationLog) -> Body {
     let state = Streaming {
         pending: Some(first),
         running: Some(running),
@@ -67,7 +67,7 @@ fn event_frame(event: &Event) -> Bytes {
 
 /// The SDK's mid-stream error event: the message, and the guest's error type or the kind of
 /// failure the host found (`ShuttingDown` when the server gave up on the stream at shutdown).
-pub fn error_frame(error: &InvokeError) -> String {
+pub(crate) fn error_frame(error: &InvokeError) -> String {
     let error_type = match error {
         InvokeError::Guest {
             error_type: Some(kind),

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 /// The time a client has to use its connection.
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     /// To send a request's head: from accept for the first request, from its first byte for
     /// the next ones.
     pub header: Duration,
@@ -27,7 +27,7 @@ pub struct Timeouts {
 
 /// Why a connection was closed by its watchdog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
+pub(crate) enum Expiry {
     /// A request's head did not arrive within the header timeout.
     SlowHead,
     /// No request came within the keep-alive timeout.
@@ -36,7 +36,7 @@ pub enum Expiry {
 
 /// One connection's requests in progress, and when it went quiet; see [`Watchdog::expired`].
 #[derive(Debug)]
-pub struct Watchdog {
+pub(crate) struct Watchdog {
     timeouts: Timeouts,
     state: Mutex<State>,
     // Set while an HTTP/1 connection is quiet and no byte of a next request has come, so that
@@ -75,7 +75,7 @@ impl State {
 
 impl Watchdog {
     /// The watchdog of a connection accepted now.
-    pub fn new(timeouts: Timeouts) -> Self {
+    pub(crate) fn new(timeouts: Timeouts) -> Self {
         Self {
             timeouts,
             state: Mutex::new(State {
@@ -98,7 +98,7 @@ impl Watchdog {
     }
 
     /// The client sent bytes.
-    pub fn on_read(&self) {
+    pub(crate) fn on_read(&self) {
         if self.awaiting_head.load(Ordering::Relaxed)
             && self.awaiting_head.swap(false, Ordering::AcqRel)
         {
@@ -109,7 +109,7 @@ impl Watchdog {
 
     /// A request's head has been read; it is in progress until the returned guard is dropped
     /// (with the response's body).
-    pub fn request(self: &Arc<Self>, multiplexed: bool) -> InFlight {
+    pub(crate) fn request(self: &Arc<Self>, multiplexed: bool) -> InFlight {
         self.awaiting_head.store(false, Ordering::Release);
         let mut state = self.state();
         state.in_flight += 1;
@@ -121,14 +121,14 @@ impl Watchdog {
 
     /// Whether the connection is HTTP/1 with no request in progress: closing it now loses
     /// nothing (a request half sent is the client's to send again).
-    pub fn is_quiet_http1(&self) -> bool {
+    pub(crate) fn is_quiet_http1(&self) -> bool {
         let state = self.state();
         state.in_flight == 0 && !state.multiplexed
     }
 
     /// Completes when the connection must be closed: its deadline has passed with no request
     /// in progress. Re-arms whenever a request starts or ends or the next head begins.
-    pub async fn expired(&self) -> Expiry {
+    pub(crate) async fn expired(&self) -> Expiry {
         loop {
             let changed = self.changed.notified();
             let deadline = self.state().deadline(self.timeouts);
@@ -154,7 +154,7 @@ impl Watchdog {
 
 /// A request in progress on a connection; the connection goes quiet when the last is dropped.
 #[derive(Debug)]
-pub struct InFlight(Arc<Watchdog>);
+pub(crate) struct InFlight(Arc<Watchdog>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -257,8 +257,9 @@ mod tests {
         );
     }
 
-    /// The watchdog fires at the deadline, and not while a request is in progress.
-    #[tokio::test]
+    /// The watchdog fires at the deadline, and not while a request is in progress. The clock
+    /// is paused, so the margins are exact rather than the machine's.
+    #[tokio::test(start_paused = true)]
     async fn expires_only_when_quiet() -> Result<(), tokio::time::error::Elapsed> {
         let short = Timeouts {
             header: Duration::from_millis(50),
@@ -269,8 +270,14 @@ mod tests {
         let waited = tokio::time::timeout(Duration::from_millis(200), watchdog.expired()).await;
         assert!(waited.is_err(), "a request is in progress");
         drop(busy);
+        let quiet = Instant::now();
         let expiry = tokio::time::timeout(Duration::from_secs(30), watchdog.expired()).await?;
         assert_eq!(expiry, Expiry::Idle);
+        assert_eq!(
+            quiet.elapsed(),
+            Duration::from_millis(50),
+            "the keep-alive timeout"
+        );
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use tokio::sync::watch;
 /// Every open WebSocket connection, and whether the server is closing them. Each connection
 /// holds a receiver, so the channel counts them; its value says the server is closing.
 #[derive(Debug)]
-pub struct WebSockets {
+pub(crate) struct WebSockets {
     closing: watch::Sender<bool>,
 }
 
@@ -20,20 +20,20 @@ impl Default for WebSockets {
 
 impl WebSockets {
     /// Counts a connection as open until the returned [`OpenWebSocket`] is dropped.
-    pub fn open(&self) -> OpenWebSocket {
+    pub(crate) fn open(&self) -> OpenWebSocket {
         OpenWebSocket {
             closing: self.closing.subscribe(),
         }
     }
 
     /// Connections open now.
-    pub fn open_count(&self) -> usize {
+    pub(crate) fn open_count(&self) -> usize {
         self.closing.receiver_count()
     }
 
     /// Tells every open connection, and any opened from now on, to close, and waits until
     /// none is open.
-    pub async fn close_all(&self) {
+    pub(crate) async fn close_all(&self) {
         self.closing.send_replace(true);
         self.closing.closed().await;
     }
@@ -41,13 +41,13 @@ impl WebSockets {
 
 /// One open connection's view of the server: it learns here when to close.
 #[derive(Debug)]
-pub struct OpenWebSocket {
+pub(crate) struct OpenWebSocket {
     closing: watch::Receiver<bool>,
 }
 
 impl OpenWebSocket {
     /// Completes once the server is closing its connections (at once if it already is).
-    pub async fn closing(&mut self) {
+    pub(crate) async fn closing(&mut self) {
         // An error means the server's state is gone, which closes the connection as well.
         let _ = self.closing.wait_for(|closing| *closing).await;
     }

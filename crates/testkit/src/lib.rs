@@ -5,6 +5,8 @@
 //! it, and through it they would link a second copy of the host whose types are not theirs.
 //! Builders of invocations live with the types they build, in the host.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -29,7 +29,7 @@ const UNREAD_HOLD: Duration = Duration::from_secs(2);
 const CLOSE_WAIT: Duration = Duration::from_secs(15);
 
 /// The hostile kinds, in the order the mix takes them.
-pub const KINDS: [&str; 24] = [
+pub(crate) const KINDS: [&str; 24] = [
     "spin",
     "grow",
     "deep",
@@ -57,7 +57,7 @@ pub const KINDS: [&str; 24] = [
 ];
 
 /// Makes one hostile request of `kind`; what came of it, as a short label.
-pub fn run(kind: &str, target: &Target) -> String {
+pub(crate) fn run(kind: &str, target: &Target) -> String {
     let result = match kind {
         "spin" | "grow" | "deep" | "trap" => invoke(target, &[], &json!({ "mode": kind })),
         "flood-leave" => flood_leave(target),

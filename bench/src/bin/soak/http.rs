@@ -6,12 +6,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// The session id header.
-pub const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
+pub(crate) const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
 /// The request id header.
-pub const REQUEST_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id";
+pub(crate) const REQUEST_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id";
 
 /// Opens a connection whose reads and writes give up after `timeout`.
-pub fn connect(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+pub(crate) fn connect(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     let stream = TcpStream::connect_timeout(&address, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
@@ -20,7 +20,7 @@ pub fn connect(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> 
 }
 
 /// Writes a request; `Connection: close` unless `keep_alive`.
-pub fn send(
+pub(crate) fn send(
     stream: &mut TcpStream,
     method: &str,
     path: &str,
@@ -45,14 +45,14 @@ pub fn send(
 
 /// A response's status line and headers.
 #[derive(Debug, Default)]
-pub struct Head {
+pub(crate) struct Head {
     pub status: u16,
     pub headers: Vec<(String, String)>,
 }
 
 impl Head {
     /// The first header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -60,14 +60,14 @@ impl Head {
     }
 
     /// Whether the body is a stream of server-sent events.
-    pub fn is_event_stream(&self) -> bool {
+    pub(crate) fn is_event_stream(&self) -> bool {
         self.header("content-type")
             .is_some_and(|t| t.starts_with("text/event-stream"))
     }
 }
 
 /// Reads the status line and headers. `UnexpectedEof` if the connection ends before any byte.
-pub fn read_head(reader: &mut impl BufRead) -> io::Result<Head> {
+pub(crate) fn read_head(reader: &mut impl BufRead) -> io::Result<Head> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
         return Err(io::ErrorKind::UnexpectedEof.into());
@@ -96,7 +96,7 @@ pub fn read_head(reader: &mut impl BufRead) -> io::Result<Head> {
 }
 
 /// Reads the whole body: chunked, by length, or to the end of the connection.
-pub fn read_body(reader: &mut impl BufRead, head: &Head) -> io::Result<Vec<u8>> {
+pub(crate) fn read_body(reader: &mut impl BufRead, head: &Head) -> io::Result<Vec<u8>> {
     let mut body = Vec::new();
     if head.header("transfer-encoding") == Some("chunked") {
         while let Some(chunk) = read_chunk(reader)? {
@@ -113,7 +113,7 @@ pub fn read_body(reader: &mut impl BufRead, head: &Head) -> io::Result<Vec<u8>> 
 }
 
 /// Reads one chunk of a chunked body; `None` at the last one.
-pub fn read_chunk(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_chunk(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
         return Err(io::ErrorKind::UnexpectedEof.into());
@@ -132,7 +132,7 @@ pub fn read_chunk(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
 
 /// The `data:` of each server-sent event in a chunked stream, read as the events arrive.
 #[derive(Debug)]
-pub struct Events<R> {
+pub(crate) struct Events<R> {
     reader: R,
     pending: Vec<u8>,
     ended: bool,
@@ -140,7 +140,7 @@ pub struct Events<R> {
 
 impl<R: BufRead> Events<R> {
     /// The events of the body that follows `reader`'s head.
-    pub fn new(reader: R) -> Self {
+    pub(crate) fn new(reader: R) -> Self {
         Self {
             reader,
             pending: Vec::new(),
@@ -149,7 +149,7 @@ impl<R: BufRead> Events<R> {
     }
 
     /// The next event's data, `None` at the end of the stream.
-    pub fn next_data(&mut self) -> io::Result<Option<String>> {
+    pub(crate) fn next_data(&mut self) -> io::Result<Option<String>> {
         loop {
             if let Some(end) = find(&self.pending, b"\n\n") {
                 let frame: Vec<u8> = self.pending.drain(..end + 2).collect();
@@ -184,19 +184,19 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// An `InvalidData` error with `message`.
-pub fn invalid(message: impl Into<String>) -> io::Error {
+pub(crate) fn invalid(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
 
 /// A WebSocket connection, client side: masked frames out, plain frames in.
 #[derive(Debug)]
-pub struct WebSocket {
+pub(crate) struct WebSocket {
     reader: BufReader<TcpStream>,
 }
 
 /// A frame the server sent.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Frame {
+pub(crate) enum Frame {
     Text(String),
     Binary(Vec<u8>),
     /// A close frame, with its code (1005 if it had none).
@@ -210,7 +210,7 @@ const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 impl WebSocket {
     /// Opens `/ws` on `stream` with the given extra headers; fails unless the server switches
     /// protocols.
-    pub fn open(mut stream: TcpStream, headers: &[(&str, &str)]) -> io::Result<Self> {
+    pub(crate) fn open(mut stream: TcpStream, headers: &[(&str, &str)]) -> io::Result<Self> {
         let mut head = format!(
             "GET /ws HTTP/1.1\r\nHost: soak\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n"
@@ -232,12 +232,12 @@ impl WebSocket {
     }
 
     /// Sends a text message.
-    pub fn send_text(&mut self, text: &str) -> io::Result<()> {
+    pub(crate) fn send_text(&mut self, text: &str) -> io::Result<()> {
         self.send_frame(0x1, text.as_bytes())
     }
 
     /// Sends a close frame with `code`.
-    pub fn send_close(&mut self, code: u16) -> io::Result<()> {
+    pub(crate) fn send_close(&mut self, code: u16) -> io::Result<()> {
         self.send_frame(0x8, &code.to_be_bytes())
     }
 
@@ -263,7 +263,7 @@ impl WebSocket {
     }
 
     /// Reads the next frame.
-    pub fn receive(&mut self) -> io::Result<Frame> {
+    pub(crate) fn receive(&mut self) -> io::Result<Frame> {
         let mut head = [0u8; 2];
         self.reader.read_exact(&mut head)?;
         let length = match head[1] & 0x7f {

@@ -16,7 +16,7 @@ const PAUSED_POLL: Duration = Duration::from_millis(20);
 
 /// Whether the clients may start requests, and how many are in one.
 #[derive(Debug, Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     paused: AtomicBool,
     stopped: AtomicBool,
     busy: AtomicUsize,
@@ -40,7 +40,7 @@ impl Gate {
 
     /// Stops new requests and waits up to `limit` for those in progress; whether they all
     /// ended.
-    pub fn pause(&self, limit: Duration) -> bool {
+    pub(crate) fn pause(&self, limit: Duration) -> bool {
         self.paused.store(true, Ordering::SeqCst);
         let deadline = Instant::now() + limit;
         while self.busy.load(Ordering::SeqCst) > 0 {
@@ -53,12 +53,12 @@ impl Gate {
     }
 
     /// Lets the clients go on.
-    pub fn resume(&self) {
+    pub(crate) fn resume(&self) {
         self.paused.store(false, Ordering::SeqCst);
     }
 
     /// Ends the clients' loops: each ends once its request in progress has.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
     }
 
@@ -67,26 +67,26 @@ impl Gate {
     }
 
     /// Records when the server was told to shut down.
-    pub fn signalled(&self, at: Instant) {
+    pub(crate) fn signalled(&self, at: Instant) {
         let _ = self.signal.set(at);
     }
 
     /// When the server was told to shut down, if it has been.
-    pub fn signal(&self) -> Option<Instant> {
+    pub(crate) fn signal(&self) -> Option<Instant> {
         self.signal.get().copied()
     }
 }
 
 /// The kinds of request the clients take turns at.
 #[derive(Debug, Clone)]
-pub struct Mix {
+pub(crate) struct Mix {
     well: Vec<&'static str>,
     hostile: Vec<&'static str>,
 }
 
 impl Mix {
     /// Every kind, or only those named in `only`.
-    pub fn new(only: &[String]) -> Self {
+    pub(crate) fn new(only: &[String]) -> Self {
         let keep = |kind: &&str| only.is_empty() || only.iter().any(|o| o == kind);
         Self {
             well: well::KINDS.iter().copied().filter(keep).collect(),
@@ -97,7 +97,7 @@ impl Mix {
 
 /// Starts `well_behaved` and `hostile` clients against `target`, taking turns at the kinds of
 /// `mix`, counting into `tally`. A class with no kind in the mix gets no clients.
-pub fn start(
+pub(crate) fn start(
     well_behaved: usize,
     hostile_clients: usize,
     target: Target,

@@ -16,6 +16,8 @@
 //! - `shutdown`: the last phase;
 //! - `report`: the checks, the table and the JSON.
 
+#![forbid(unsafe_code)]
+
 mod hostile;
 mod http;
 mod load;

@@ -18,7 +18,7 @@ const SETTLE_POLL: Duration = Duration::from_millis(500);
 
 /// Lets the load run until `until`, reading the server's resources into `trend` every
 /// [`TREND_INTERVAL`]; false if the server exits meanwhile.
-pub fn load_until(server: &mut Server, until: Instant, trend: &mut Trend) -> bool {
+pub(crate) fn load_until(server: &mut Server, until: Instant, trend: &mut Trend) -> bool {
     while Instant::now() < until {
         if server.exited().is_some() {
             return false;
@@ -40,14 +40,14 @@ pub fn load_until(server: &mut Server, until: Instant, trend: &mut Trend) -> boo
 
 /// The server's resources under load, read every [`TREND_INTERVAL`]: whether RSS levels off
 /// or keeps climbing, which the checkpoints alone cannot tell.
-pub struct Trend {
+pub(crate) struct Trend {
     began: Instant,
     next: Instant,
     points: Vec<(f64, Usage)>,
 }
 
 impl Trend {
-    pub fn new(began: Instant) -> Self {
+    pub(crate) fn new(began: Instant) -> Self {
         Self {
             began,
             next: began,
@@ -55,7 +55,7 @@ impl Trend {
         }
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         self.points
             .iter()
             .map(|(at, usage)| json!([at.round(), usage.rss_kib, usage.fds, usage.threads]))
@@ -65,7 +65,7 @@ impl Trend {
 
 /// Measures the paused server until `settled(now, previous)` holds or [`SETTLE_LIMIT`]
 /// passes; the last snapshot, and whether it settled.
-pub fn settle(
+pub(crate) fn settle(
     server: &Server,
     settled: impl Fn(&Snapshot, Option<&Snapshot>) -> bool,
 ) -> std::io::Result<(Snapshot, bool)> {
@@ -85,7 +85,7 @@ pub fn settle(
 }
 
 /// Nothing in progress: no invocation, WebSocket or open task.
-pub fn is_at_rest(snapshot: &Snapshot) -> bool {
+pub(crate) fn is_at_rest(snapshot: &Snapshot) -> bool {
     let counts = &snapshot.counts;
     counts.invocations_running == 0
         && counts.invocations_waiting == 0
@@ -94,6 +94,6 @@ pub fn is_at_rest(snapshot: &Snapshot) -> bool {
 }
 
 /// The same descriptors and instances in two measurements: the baseline has stopped moving.
-pub fn same_holdings(a: &Snapshot, b: &Snapshot) -> bool {
+pub(crate) fn same_holdings(a: &Snapshot, b: &Snapshot) -> bool {
     a.usage.fds == b.usage.fds && a.counts.live_instances == b.counts.live_instances
 }

@@ -16,7 +16,7 @@ use crate::tally::percentile;
 /// How often `/ping` is asked.
 const INTERVAL: Duration = Duration::from_millis(50);
 /// A ping slower than this is counted slow (the target).
-pub const SLOW: Duration = Duration::from_millis(100);
+pub(crate) const SLOW: Duration = Duration::from_millis(100);
 /// A ping not answered within this has failed.
 const PATIENCE: Duration = Duration::from_secs(10);
 /// Failures and slow pings whose details the report lists.
@@ -24,7 +24,7 @@ const DETAILS_KEPT: usize = 20;
 
 /// The probe's results.
 #[derive(Debug, Default)]
-pub struct Pings {
+pub(crate) struct Pings {
     latencies: Vec<u64>,
     failed: u64,
     slow: u64,
@@ -33,17 +33,17 @@ pub struct Pings {
 
 impl Pings {
     /// Pings that got no 200 answer.
-    pub fn failed(&self) -> u64 {
+    pub(crate) fn failed(&self) -> u64 {
         self.failed
     }
 
     /// Pings answered slower than [`SLOW`].
-    pub fn slow(&self) -> u64 {
+    pub(crate) fn slow(&self) -> u64 {
         self.slow
     }
 
     /// The results as JSON.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut sorted = self.latencies.clone();
         sorted.sort_unstable();
         json!({
@@ -59,7 +59,7 @@ impl Pings {
 }
 
 /// Probes `server` until `stop` is set; the results come from the handle.
-pub fn start(
+pub(crate) fn start(
     server: SocketAddr,
     stop: Arc<AtomicBool>,
     began: Instant,

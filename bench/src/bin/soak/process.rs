@@ -27,7 +27,7 @@ const LOG_FILTER: &str = "warn,guest=info,wasm_agent::serve=info,\
 
 /// A running `wasm-agent serve`; killed when dropped.
 #[derive(Debug)]
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub address: SocketAddr,
     log: Arc<Mutex<Log>>,
@@ -44,7 +44,7 @@ struct Log {
 
 /// The resources the process holds, from /proc.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub rss_kib: u64,
     pub fds: u64,
     pub threads: u64,
@@ -52,7 +52,7 @@ pub struct Usage {
 
 /// The server's own counts, from its `server stats` line.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub live_instances: u64,
     pub sessions: u64,
     pub async_tasks: u64,
@@ -65,14 +65,14 @@ pub struct Counts {
 
 /// Both, at one moment.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub usage: Usage,
     pub counts: Counts,
 }
 
 impl Snapshot {
     /// The snapshot as JSON for the report.
-    pub fn to_json(self) -> Value {
+    pub(crate) fn to_json(self) -> Value {
         json!({
             "rss_kib": self.usage.rss_kib,
             "fds": self.usage.fds,
@@ -90,7 +90,7 @@ impl Snapshot {
 impl Server {
     /// Starts `binary serve guest` on a free port of 127.0.0.1 with `flags`, writing its log to
     /// `log_path`, and waits for its readiness line.
-    pub fn start(
+    pub(crate) fn start(
         binary: &Path,
         guest: &Path,
         flags: &[String],
@@ -135,22 +135,22 @@ impl Server {
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Whether the process has exited (a crash, during the load).
-    pub fn exited(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
     /// The last lines of the log.
-    pub fn tail(&self) -> String {
+    pub(crate) fn tail(&self) -> String {
         tail_of(&self.log)
     }
 
     /// Whether a line naming `marker` (a shutdown probe's request id) has been logged.
-    pub fn has_logged(&self, marker: &str) -> bool {
+    pub(crate) fn has_logged(&self, marker: &str) -> bool {
         self.log
             .lock()
             .map(|log| log.marked.iter().any(|line| line.contains(marker)))
@@ -158,7 +158,7 @@ impl Server {
     }
 
     /// RSS, open descriptors and threads now.
-    pub fn usage(&self) -> io::Result<Usage> {
+    pub(crate) fn usage(&self) -> io::Result<Usage> {
         let proc = PathBuf::from(format!("/proc/{}", self.pid()));
         let status = std::fs::read_to_string(proc.join("status"))?;
         let field = |name: &str| {
@@ -177,7 +177,7 @@ impl Server {
     }
 
     /// Asks for the server's stats (SIGUSR1) and waits for the line.
-    pub fn counts(&self) -> io::Result<Counts> {
+    pub(crate) fn counts(&self) -> io::Result<Counts> {
         let before = self.log.lock().map(|log| log.stats.len()).unwrap_or(0);
         self.signal("USR1")?;
         let deadline = Instant::now() + STATS_LIMIT;
@@ -196,7 +196,7 @@ impl Server {
     }
 
     /// Usage and counts now.
-    pub fn snapshot(&self) -> io::Result<Snapshot> {
+    pub(crate) fn snapshot(&self) -> io::Result<Snapshot> {
         Ok(Snapshot {
             counts: self.counts()?,
             usage: self.usage()?,
@@ -204,7 +204,7 @@ impl Server {
     }
 
     /// Sends a signal by name (`TERM`, `USR1`).
-    pub fn signal(&self, name: &str) -> io::Result<()> {
+    pub(crate) fn signal(&self, name: &str) -> io::Result<()> {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
             .arg(self.pid().to_string())
@@ -217,7 +217,7 @@ impl Server {
     }
 
     /// Waits up to `limit` for the process to exit.
-    pub fn wait(&mut self, limit: Duration) -> io::Result<Option<ExitStatus>> {
+    pub(crate) fn wait(&mut self, limit: Duration) -> io::Result<Option<ExitStatus>> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait()? {

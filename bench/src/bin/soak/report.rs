@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use crate::process::Snapshot;
 
 /// Growth allowed after warm-up, in the full run: 5%.
-pub const GROWTH_ALLOWED: f64 = 0.05;
+pub(crate) const GROWTH_ALLOWED: f64 = 0.05;
 
 /// A measurement of the server at rest, between phases of the load.
 #[derive(Debug, Clone)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     pub name: &'static str,
     pub at_secs: f64,
     pub snapshot: Snapshot,
@@ -21,7 +21,7 @@ pub struct Checkpoint {
 }
 
 /// The four quantities whose growth is checked, by name.
-pub fn quantities(snapshot: &Snapshot) -> [(&'static str, u64); 4] {
+pub(crate) fn quantities(snapshot: &Snapshot) -> [(&'static str, u64); 4] {
     [
         ("rss_kib", snapshot.usage.rss_kib),
         ("fds", snapshot.usage.fds),
@@ -31,7 +31,7 @@ pub fn quantities(snapshot: &Snapshot) -> [(&'static str, u64); 4] {
 }
 
 /// Growth from `base` to `now` as a fraction (0.05 is 5%); zero to zero is no growth.
-pub fn growth(base: u64, now: u64) -> f64 {
+pub(crate) fn growth(base: u64, now: u64) -> f64 {
     match (base, now) {
         (_, 0) => 0.0,
         (0, _) => f64::INFINITY,
@@ -40,7 +40,7 @@ pub fn growth(base: u64, now: u64) -> f64 {
 }
 
 /// Whether `now` is within the growth allowed over `base`, in every quantity.
-pub fn within_growth(base: &Snapshot, now: &Snapshot) -> bool {
+pub(crate) fn within_growth(base: &Snapshot, now: &Snapshot) -> bool {
     quantities(base)
         .iter()
         .zip(quantities(now))
@@ -48,12 +48,12 @@ pub fn within_growth(base: &Snapshot, now: &Snapshot) -> bool {
 }
 
 /// Whether descriptors and live instances are back to the baseline's (the short run's check).
-pub fn back_to_baseline(base: &Snapshot, now: &Snapshot) -> bool {
+pub(crate) fn back_to_baseline(base: &Snapshot, now: &Snapshot) -> bool {
     now.usage.fds <= base.usage.fds && now.counts.live_instances <= base.counts.live_instances
 }
 
 /// The checkpoints as JSON, with each one's growth over `start`.
-pub fn checkpoints_json(checkpoints: &[Checkpoint]) -> Value {
+pub(crate) fn checkpoints_json(checkpoints: &[Checkpoint]) -> Value {
     let start = checkpoints.iter().find(|c| c.name == "start");
     let entries: serde_json::Map<String, Value> = checkpoints
         .iter()
@@ -79,7 +79,7 @@ pub fn checkpoints_json(checkpoints: &[Checkpoint]) -> Value {
 }
 
 /// The report for people, from the JSON one.
-pub fn table(report: &Value) -> String {
+pub(crate) fn table(report: &Value) -> String {
     let mut out = String::new();
     let requests = &report["requests"];
     let _ = writeln!(

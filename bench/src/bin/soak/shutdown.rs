@@ -46,7 +46,7 @@ fn sleep_ms(kind: Kind, grace: Duration) -> u64 {
 
 /// The phase's result.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub probes: Vec<(String, Result<String, String>)>,
     pub exit: Option<(Duration, Option<i32>)>,
     pub limit: Duration,
@@ -54,7 +54,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// The misses: a probe without its due answer, an exit that was late, not 0, or never.
-    pub fn misses(&self) -> Vec<String> {
+    pub(crate) fn misses(&self) -> Vec<String> {
         let mut misses: Vec<String> = self
             .probes
             .iter()
@@ -83,7 +83,7 @@ impl Outcome {
     }
 
     /// The result as JSON.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let probes: serde_json::Map<String, Value> = self
             .probes
             .iter()
@@ -106,7 +106,7 @@ impl Outcome {
 
 /// Starts the probes, waits until each is under way, sends SIGTERM (calling `signalled` with
 /// the moment just before), and collects the probes' answers and the exit.
-pub fn run(
+pub(crate) fn run(
     server: &mut Server,
     target: &Target,
     grace: Duration,

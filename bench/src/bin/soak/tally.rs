@@ -14,11 +14,11 @@ const DETAILS_KEPT: usize = 50;
 /// A request written this long before the shutdown signal, or later, may still have been in
 /// the listener's queue, not accepted, when the listener closed: no reply is then its due.
 /// One written earlier was accepted, and owes a reply.
-pub const ACCEPT_MARGIN: Duration = Duration::from_secs(1);
+pub(crate) const ACCEPT_MARGIN: Duration = Duration::from_secs(1);
 
 /// The counts of the whole run.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     inner: Mutex<Counts>,
 }
 
@@ -35,7 +35,7 @@ struct Counts {
 impl Tally {
     /// Counts a well-behaved request of `kind` that ended with `ending` after `took`; `signal`
     /// is when the server was told to shut down, if it has been. Returns whether it failed.
-    pub fn well(
+    pub(crate) fn well(
         &self,
         kind: &str,
         ending: Ending,
@@ -86,7 +86,7 @@ impl Tally {
     }
 
     /// Counts a hostile request of `kind` that got `outcome`.
-    pub fn hostile(&self, kind: &str, outcome: String) {
+    pub(crate) fn hostile(&self, kind: &str, outcome: String) {
         if let Ok(mut counts) = self.inner.lock() {
             *counts
                 .outcomes
@@ -96,12 +96,12 @@ impl Tally {
     }
 
     /// Well-behaved failures so far.
-    pub fn failures(&self) -> u64 {
+    pub(crate) fn failures(&self) -> u64 {
         self.inner.lock().map(|c| c.failures).unwrap_or(u64::MAX)
     }
 
     /// The counts as JSON: outcomes by class and kind, failures, latency percentiles.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let Ok(counts) = self.inner.lock() else {
             return json!({ "error": "the tally's lock was poisoned" });
         };
@@ -132,7 +132,7 @@ impl Tally {
 }
 
 /// The `q` quantile of sorted µs values, in ms.
-pub fn percentile(sorted: &[u64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use futures_util::stream;
 
 /// Tokens the mock model streams per completion; the soak checks each call relays them all.
-pub const MODEL_TOKENS: u32 = 8;
+pub(crate) const MODEL_TOKENS: u32 = 8;
 /// The pause between two tokens.
 const TOKEN_GAP: Duration = Duration::from_millis(5);
 /// How long `/slow` waits before its head: past the server's first-byte timeout.
@@ -29,10 +29,10 @@ const ENDLESS_CHUNK: usize = 16 << 10;
 const LONGEST: Duration = Duration::from_secs(60);
 
 /// The paths of the hostile upstreams, for the mix.
-pub const HOSTILE_PATHS: [&str; 5] = ["/slow", "/huge", "/endless", "/trickle", "/stall"];
+pub(crate) const HOSTILE_PATHS: [&str; 5] = ["/slow", "/huge", "/endless", "/trickle", "/stall"];
 
 /// Starts the upstream on a free port of 127.0.0.1; returns its address.
-pub fn start() -> std::io::Result<SocketAddr> {
+pub(crate) fn start() -> std::io::Result<SocketAddr> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -12,7 +12,7 @@ use crate::upstream::MODEL_TOKENS;
 
 /// What the soak talks to.
 #[derive(Debug, Clone, Copy)]
-pub struct Target {
+pub(crate) struct Target {
     pub server: SocketAddr,
     pub upstream: SocketAddr,
     /// A client's patience for any one read or write.
@@ -21,7 +21,7 @@ pub struct Target {
 
 /// How a well-behaved request ended.
 #[derive(Debug)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// The reply it should have had.
     Ok,
     /// The answer of a server that is shutting down and gave up on it: 503 with Retry-After,
@@ -35,7 +35,7 @@ pub enum Ending {
 }
 
 /// The well-behaved kinds of request, in the order the mix takes them.
-pub const KINDS: [&str; 8] = [
+pub(crate) const KINDS: [&str; 8] = [
     "json",
     "stream",
     "session",
@@ -48,7 +48,7 @@ pub const KINDS: [&str; 8] = [
 
 /// One client's state between its requests: its session and the count it expects next.
 #[derive(Debug)]
-pub struct Client {
+pub(crate) struct Client {
     pub index: usize,
     session: String,
     session_count: u64,
@@ -57,7 +57,7 @@ pub struct Client {
 
 impl Client {
     /// Client `index`, with a session of its own.
-    pub fn new(index: usize) -> Self {
+    pub(crate) fn new(index: usize) -> Self {
         Self {
             index,
             session: format!("soak-session-{index}"),
@@ -67,7 +67,7 @@ impl Client {
     }
 
     /// Makes one request of `kind` and checks its reply.
-    pub fn run(&mut self, kind: &str, target: &Target) -> Ending {
+    pub(crate) fn run(&mut self, kind: &str, target: &Target) -> Ending {
         self.serial += 1;
         let result = match kind {
             "json" => self.json(target),

@@ -46,7 +46,7 @@ const NOT_PUBLIC_V6: &[(Ipv6Addr, u8)] = &[
 ];
 
 /// Whether `address` is on the public internet.
-pub fn is_public(address: IpAddr) -> bool {
+pub(super) fn is_public(address: IpAddr) -> bool {
     match canonical(address) {
         IpAddr::V4(v4) => !NOT_PUBLIC_V4
             .iter()
@@ -63,7 +63,7 @@ pub fn is_public(address: IpAddr) -> bool {
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is; anything else as it is.
-pub fn canonical(address: IpAddr) -> IpAddr {
+pub(super) fn canonical(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
         v4 => v4,
@@ -104,7 +104,7 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
 
 /// Whether a request to `to` may open a connection to `address`: a public address (the request
 /// matched a rule already), or one an address rule names for this scheme and port.
-pub fn may_reach(rules: &[Rule], to: &Destination<'_>, address: IpAddr) -> bool {
+pub(super) fn may_reach(rules: &[Rule], to: &Destination<'_>, address: IpAddr) -> bool {
     let address = canonical(address);
     is_public(address) || rules.iter().any(|rule| rule.names_address(to, address))
 }

@@ -13,10 +13,10 @@ use wasmtime_wasi_http::Error;
 /// Pieces of a body in flight between the connection and the guest: enough to keep a stream
 /// moving while the guest is busy, few enough that a guest that stops reading stops the
 /// connection (TCP backpressure) instead of filling the host's memory.
-pub const RELAY_FRAMES: usize = 16;
+pub(super) const RELAY_FRAMES: usize = 16;
 
 /// One piece of a relayed body, or the error that ended it.
-pub type Piece = Result<Frame<Bytes>, Error>;
+pub(super) type Piece = Result<Frame<Bytes>, Error>;
 
 /// Why a relay ended early, kept beside the channel: an ending must reach the guest even when
 /// the channel is full, or a body cut short would read as complete.
@@ -24,14 +24,14 @@ type Ending = Arc<Mutex<Option<Error>>>;
 
 /// The outbound runtime's end of a relayed body.
 #[derive(Debug)]
-pub struct Relay {
+pub(super) struct Relay {
     pub pieces: mpsc::Sender<Piece>,
     ending: Ending,
 }
 
 impl Relay {
     /// Ends the body with `error` after the pieces already sent.
-    pub fn cut(self, error: Error) {
+    pub(super) fn cut(self, error: Error) {
         if let Ok(mut ending) = self.ending.lock() {
             *ending = Some(error);
         }
@@ -40,13 +40,13 @@ impl Relay {
 
 /// The guest's end of a relayed body.
 #[derive(Debug)]
-pub struct RelayedBody {
+pub(super) struct RelayedBody {
     pieces: mpsc::Receiver<Piece>,
     ending: Ending,
 }
 
 /// A relayed body and the end the outbound runtime writes to.
-pub fn relay() -> (Relay, RelayedBody) {
+pub(super) fn relay() -> (Relay, RelayedBody) {
     let (sender, pieces) = mpsc::channel(RELAY_FRAMES);
     let ending = Ending::default();
     let relay = Relay {

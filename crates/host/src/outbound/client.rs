@@ -33,21 +33,21 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const POOL_IDLE_PER_HOST: usize = 64;
 
 /// The pooled client guests' requests go through.
-pub type PooledClient = Client<Bounded<HttpsConnector<GuardedConnector>>, WasiBody>;
+pub(super) type PooledClient = Client<Bounded<HttpsConnector<GuardedConnector>>, WasiBody>;
 
 /// A boxed error, as connectors hand them up.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The outbound runtime and the pooled client whose connections live on it.
 #[derive(Debug)]
-pub struct OutboundClient {
+pub(super) struct OutboundClient {
     runtime: Option<Runtime>,
     pub client: PooledClient,
 }
 
 impl OutboundClient {
     /// Starts `threads` threads and a client that connects only where `rules` allow.
-    pub fn new(
+    pub(super) fn new(
         rules: Arc<[Rule]>,
         connect_timeout: Duration,
         threads: usize,
@@ -97,7 +97,7 @@ impl OutboundClient {
     }
 
     /// Runs `future` on the outbound runtime; dropping the handle aborts it.
-    pub fn spawn<F>(
+    pub(super) fn spawn<F>(
         &self,
         future: F,
     ) -> Option<wasmtime_wasi::runtime::AbortOnDropJoinHandle<F::Output>>
@@ -121,7 +121,7 @@ impl Drop for OutboundClient {
 
 /// Why the connector opened no connection.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(super) enum ConnectError {
     /// Every address the host resolves to is one no rule lets a guest reach.
     #[error("{host} resolves only to addresses no rule names ({addresses})")]
     Denied { host: String, addresses: String },
@@ -152,7 +152,7 @@ pub enum ConnectError {
 /// address the connection is actually opened to, so that DNS cannot point a permitted name at
 /// the metadata service or a private network.
 #[derive(Debug, Clone)]
-pub struct GuardedConnector {
+pub(super) struct GuardedConnector {
     rules: Arc<[Rule]>,
     connect_timeout: Duration,
 }
@@ -226,7 +226,7 @@ impl GuardedConnector {
 /// within the connect timeout: a server that accepts and then stalls the handshake would
 /// otherwise hold the request until its first-byte timeout.
 #[derive(Debug, Clone)]
-pub struct Bounded<S> {
+pub(super) struct Bounded<S> {
     inner: S,
     timeout: Duration,
 }
@@ -260,7 +260,7 @@ where
 
 /// Waits until `at`, a moving target: an invocation's deadline changes when it starts
 /// streaming.
-pub async fn until(at: impl Fn() -> Instant) {
+pub(super) async fn until(at: impl Fn() -> Instant) {
     loop {
         let now = at();
         tokio::time::sleep_until(now.into()).await;

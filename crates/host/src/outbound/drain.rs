@@ -24,7 +24,7 @@ const DRAIN_LIMIT: usize = 1 << 20;
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 
 /// Reads `body`, within the bounds, and drops it.
-pub async fn drain(mut body: WasiBody) {
+pub(super) async fn drain(mut body: WasiBody) {
     let read = async {
         let mut read = 0;
         while let Some(Ok(frame)) = body.frame().await {
@@ -39,14 +39,14 @@ pub async fn drain(mut body: WasiBody) {
 
 /// A request body that, dropped before its end (the connection failed before it was sent),
 /// is drained on the runtime it was dropped on.
-pub struct DrainOnDrop {
+pub(super) struct DrainOnDrop {
     body: Option<WasiBody>,
     ended: bool,
 }
 
 impl DrainOnDrop {
     /// Wraps the body a guest is writing.
-    pub fn new(body: WasiBody) -> Self {
+    pub(super) fn new(body: WasiBody) -> Self {
         Self {
             body: Some(body),
             ended: false,

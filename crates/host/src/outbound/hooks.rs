@@ -55,7 +55,7 @@ type Sent = Box<
 
 impl OutboundHooks {
     /// The hooks of a new instance.
-    pub fn new(outbound: Arc<Outbound>) -> Self {
+    pub(crate) fn new(outbound: Arc<Outbound>) -> Self {
         Self {
             outbound,
             in_flight: None,
@@ -65,7 +65,12 @@ impl OutboundHooks {
 
     /// Starts a call: its requests are counted afresh and bounded by its deadline and
     /// cancellation, and by its end.
-    pub fn begin(&mut self, context: Arc<Context>, deadline: Deadline, cancel: &CancellationToken) {
+    pub(crate) fn begin(
+        &mut self,
+        context: Arc<Context>,
+        deadline: Deadline,
+        cancel: &CancellationToken,
+    ) {
         self.end();
         self.call = Some(CallScope {
             context,
@@ -78,7 +83,7 @@ impl OutboundHooks {
 
     /// Ends the call in progress: requests it left open end with it, so that none outlives
     /// the invocation it was made for.
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         if let Some(ended) = self.call.take().and_then(|call| call.requests_end) {
             ended.cancel();
         }

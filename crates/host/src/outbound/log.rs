@@ -9,7 +9,7 @@ use super::Outbound;
 /// What a log line says of a request: never its path, query or headers, which may carry
 /// secrets or personal data.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// The method.
     pub method: String,
     /// `http` or `https`.
@@ -24,7 +24,7 @@ pub struct Target {
 
 /// How a request ended.
 #[derive(Debug)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// Nothing recorded an ending: the guest dropped the request, or its instance is gone.
     Abandoned,
     /// The response was relayed whole.
@@ -39,7 +39,7 @@ pub enum Ending {
 
 /// A request's log line, written when this is dropped.
 #[derive(Debug)]
-pub struct RequestLog {
+pub(crate) struct RequestLog {
     outbound: Arc<Outbound>,
     pub target: Target,
     started: Instant,
@@ -53,7 +53,7 @@ pub struct RequestLog {
 
 impl RequestLog {
     /// The log of a request starting now.
-    pub fn start(outbound: Arc<Outbound>, target: Target) -> Self {
+    pub(crate) fn start(outbound: Arc<Outbound>, target: Target) -> Self {
         Self {
             outbound,
             target,

@@ -43,7 +43,7 @@ const HOP_BY_HOP: [&str; 9] = [
 
 /// Why a request could not be signed.
 #[derive(Debug, thiserror::Error)]
-pub enum SignError {
+pub(super) enum SignError {
     /// A header's value is not visible ASCII, which a canonical request cannot hold.
     #[error("the {name} header is not visible ASCII text, so it cannot be signed")]
     HeaderNotText {
@@ -64,7 +64,7 @@ pub enum SignError {
 /// Signs a request in place with SigV4 for `service` in `region`: replaces any authorization,
 /// x-amz-date, x-amz-security-token and x-amz-content-sha256 the guest set, and adds
 /// x-amz-content-sha256 (S3 requires it, and Bedrock accepts it).
-pub fn sign(
+pub(super) fn sign(
     parts: &mut Parts,
     body: &[u8],
     credentials: &AwsCredentials,

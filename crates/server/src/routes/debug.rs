@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The reply to `payload` if it is a debug action and debug actions are on; `None` otherwise.
-pub fn answer(state: &AppState, payload: &str) -> Option<Response> {
+pub(super) fn answer(state: &AppState, payload: &str) -> Option<Response> {
     // Parsing again only when the key is there at all keeps ordinary invocations free of it.
     if !state.config().debug || !payload.contains(debug::ACTION_KEY) {
         return None;

@@ -19,7 +19,7 @@ static REQUEST_ID: HeaderName =
 /// Reads, checks and admits the request, runs the handler, and replies. Its log line is written
 /// when `log` is dropped: here for a JSON reply, with the stream for an event stream, and
 /// wherever hyper drops either if the client leaves first.
-pub async fn invoke(
+pub(super) async fn invoke(
     State(state): State<AppState>,
     request_headers: HeaderMap,
     body: Body,

@@ -9,7 +9,7 @@ use crate::state::AppState;
 
 /// The status (forced, else a guest's, else whether async tasks are open) and the time of its
 /// last change, as the SDK reports them. Never calls into a guest.
-pub async fn ping(State(state): State<AppState>) -> Response {
+pub(super) async fn ping(State(state): State<AppState>) -> Response {
     let (status, time_of_last_update) = state.observe_ping();
     (
         [(

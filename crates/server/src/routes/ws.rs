@@ -30,7 +30,7 @@ const SHUTTING_DOWN: &str = "the server is shutting down";
 
 /// Refuses the handshake if the handler has no WebSocket export (as the SDK does) or no
 /// connection slot is free; otherwise starts the handler and upgrades.
-pub async fn upgrade(
+pub(super) async fn upgrade(
     State(state): State<AppState>,
     request_headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,

@@ -148,6 +148,7 @@ pub enum CredentialError {
     /// An endpoint's address is not a valid URI.
     #[error("{origin} is not a valid URI: {source}")]
     InvalidEndpoint {
+        /// The endpoint or file asked, for the person reading the error.
         origin: String,
         /// What `http` said.
         source: http::Error,
@@ -155,6 +156,7 @@ pub enum CredentialError {
     /// An endpoint did not answer in time (off AWS, IMDS never does).
     #[error("{origin} did not answer within {timeout:?}")]
     Timeout {
+        /// The endpoint or file asked, for the person reading the error.
         origin: String,
         /// The time it had.
         timeout: Duration,
@@ -162,6 +164,7 @@ pub enum CredentialError {
     /// An endpoint could not be reached, or its answer could not be read.
     #[error("{origin} could not be reached: {}", chain(&**source))]
     Unreachable {
+        /// The endpoint or file asked, for the person reading the error.
         origin: String,
         /// The connection's or the body's error.
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -169,6 +172,7 @@ pub enum CredentialError {
     /// An endpoint refused: 401 or 403 for a wrong token, 404 for no role.
     #[error("{origin} answered {status}")]
     Status {
+        /// The endpoint or file asked, for the person reading the error.
         origin: String,
         /// Its answer's status.
         status: StatusCode,
@@ -176,6 +180,7 @@ pub enum CredentialError {
     /// An endpoint's answer is larger than any credentials.
     #[error("{origin} answered with more than {limit} bytes")]
     TooLarge {
+        /// The endpoint or file asked, for the person reading the error.
         origin: String,
         /// The bytes read at most.
         limit: usize,
@@ -183,6 +188,7 @@ pub enum CredentialError {
     /// An endpoint's answer is not credentials JSON.
     #[error("{origin} answered with something other than credentials: {source}")]
     Malformed {
+        /// The endpoint or file asked, for the person reading the error.
         origin: String,
         /// What the JSON parser said (it quotes no string value).
         source: serde_json::Error,
@@ -190,6 +196,7 @@ pub enum CredentialError {
     /// Credentials whose `Expiration` is not an RFC 3339 time.
     #[error("{origin} gave an expiration that is not an RFC 3339 time ({value:?}): {source}")]
     BadExpiration {
+        /// The endpoint or file asked, for the person reading the error.
         origin: String,
         /// The expiration as given.
         value: String,
@@ -198,10 +205,16 @@ pub enum CredentialError {
     },
     /// IMDS lists no role: the instance has no instance profile attached.
     #[error("{origin} lists no IAM role: attach one to the instance")]
-    NoRole { origin: String },
+    NoRole {
+        /// The endpoint asked.
+        origin: String,
+    },
     /// A token is empty or cannot be sent in a header.
     #[error("the token for {origin} is empty or not a valid header value")]
-    InvalidToken { origin: String },
+    InvalidToken {
+        /// The endpoint the token is for.
+        origin: String,
+    },
     /// The container authorization token file could not be read.
     #[error("cannot read the container authorization token file {path}: {source}", path = path.display())]
     TokenFile {
