@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use crate::outbound::OutboundConfig;
 
-/// The deadline of an invocation when the caller gives none: AgentCore's request timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+// Defined beside `Invocation`, whose builder uses it: `invocation` sits below this module.
+pub use crate::invocation::DEFAULT_TIMEOUT;
 /// Linear memory one instance may use: enough for an interpreter (Python, JavaScript) and its
 /// heap, and small enough that a few hundred greedy guests cannot exhaust a server.
 pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;

@@ -167,11 +167,11 @@ impl Host {
     /// with [`InvokeError::ShuttingDown`] once the host is stopping. A session's own bounds
     /// (its queue, the number of sessions) are applied on the pool, and end the invocation.
     pub async fn invoke(&self, invocation: Invocation) -> Result<RunningInvocation, InvokeError> {
-        let lease = match self.inner.session_of(&invocation.context) {
-            // Its session's instance has a slot of its own, and the session's queue and count
-            // bound the waiting: a slot held while queued behind the session's earlier
-            // invocations would let a few busy sessions lock every other caller out.
-            Some(id) => Lease::Session(id.to_owned()),
+        // Its session's instance has a slot of its own, and the session's queue and count bound
+        // the waiting: a slot held while queued behind the session's earlier invocations would
+        // let a few busy sessions lock every other caller out.
+        let lease = match self.session_lease(&invocation) {
+            Some(lease) => lease,
             None => Lease::Fresh(self.inner.admit(invocation.timeout).await?),
         };
         let (job, events) = self.job(invocation, lease);
@@ -200,12 +200,15 @@ impl Host {
     /// to the pool; a server must not use it, since guest code would then run on its runtime.
     #[doc(hidden)]
     pub async fn invoke_here(&self, invocation: Invocation) -> Result<Completion, InvokeError> {
-        let lease = match self.inner.session_of(&invocation.context) {
-            Some(id) => Lease::Session(id.to_owned()),
-            None => Lease::Unbounded,
-        };
+        let lease = self.session_lease(&invocation).unwrap_or(Lease::Unbounded);
         let (job, _) = self.job(invocation, lease);
         jobs::invoke(&self.inner, job).await
+    }
+
+    /// Its session's instance, if the invocation runs in one.
+    fn session_lease(&self, invocation: &Invocation) -> Option<Lease> {
+        let id = self.inner.session_of(&invocation.context)?;
+        Some(Lease::Session(id.to_owned()))
     }
 
     /// An invocation ready to run in the instance `lease` names, and the caller's end of its

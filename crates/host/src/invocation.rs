@@ -62,6 +62,9 @@ fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The deadline of an invocation when the caller gives none: AgentCore's request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
 /// One invocation to run.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -82,7 +85,7 @@ impl Invocation {
         Self {
             payload: payload.into(),
             context,
-            timeout: crate::config::DEFAULT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
             stream_timeout: None,
         }
     }

@@ -30,9 +30,9 @@ pub(crate) async fn read(state: &AppState, body: Body) -> Result<String, ApiErro
     // A large body is checked on the worker pool: its size is the client's to choose.
     match state.host().check_payload(Vec::from(bytes)).await {
         Ok(text) => Ok(text),
-        Err(PayloadCheck::Refused(PayloadError::Encoding(at))) => Err(ApiError::InvalidEncoding(
-            PayloadError::Encoding(at).to_string(),
-        )),
+        Err(PayloadCheck::Refused(error @ PayloadError::Encoding(_))) => {
+            Err(ApiError::InvalidEncoding(error.to_string()))
+        }
         Err(PayloadCheck::Refused(PayloadError::Json(why))) => Err(ApiError::InvalidJson(why)),
         Err(PayloadCheck::Stopped) => Err(ApiError::UnreadableBody(
             "the worker pool is shutting down".into(),
