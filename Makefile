@@ -33,7 +33,7 @@ FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 CARGO_FUZZ_VERSION := 0.13.2
 CARGO_FUZZ   := $(HOME)/.cache/wasm-agent/cargo-fuzz-$(CARGO_FUZZ_VERSION)/bin/cargo-fuzz
 
-.PHONY: all setup guests rust-guests guest-tools c-bindings wit-deps build release install test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-agents bench-load-tools sigv4-venv fuzz soak soak-check clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings wit-deps build release install test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-observability bench-agents bench-load-tools sigv4-venv fuzz soak soak-check clean
 
 all: build guests
 
@@ -171,6 +171,12 @@ bench-ceiling:
 # The wasi:http echo for wasmtime serve; its own workspace, so its own cargo run.
 bench-http-echo: setup
 	cd bench/http-echo && $(CARGO) build --release --locked --target $(GUEST_TARGET)
+
+## bench-observability: server CPU per echo invocation with logging (text, JSON), metrics
+## scraping and OTLP tracing each on and off, side by side (about 2 minutes; BASELINE=an older
+## binary adds it to the table).
+bench-observability: release rust-guests
+	python3 bench/observability.py
 
 ## bench-languages: the example agent in each language: size, cold and cached start, echo
 ## latency (writes bench/languages/results.md).

@@ -73,16 +73,7 @@ impl MockMcp {
     }
 
     fn launch(open: bool) -> Result<Self, Box<dyn std::error::Error>> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let address = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _context = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
+        let (runtime, listener, address) = crate::support::loopback_listener()?;
         let state = Arc::new(State {
             requests: Mutex::default(),
             issued: Mutex::default(),

@@ -151,16 +151,7 @@ impl MockModel {
         tls: Option<TlsAcceptor>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let address = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _context = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
+        let (runtime, listener, address) = crate::support::loopback_listener()?;
         let tally = Arc::new(Tally::default());
         let (stop, stopped) = oneshot::channel();
         let served = tally.clone();

@@ -93,3 +93,26 @@ pub(crate) fn scratch(name: &str) -> Result<PathBuf, std::io::Error> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// A listener on a free port of 127.0.0.1 and the one-thread runtime a mock server runs it on
+/// (on a thread of its own), so a test's mock never shares a runtime with the test.
+pub(crate) fn loopback_listener() -> Result<
+    (
+        tokio::runtime::Runtime,
+        tokio::net::TcpListener,
+        std::net::SocketAddr,
+    ),
+    Box<dyn std::error::Error>,
+> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = {
+        let _context = runtime.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    Ok((runtime, listener, address))
+}

@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow, bail};
 use tokio::sync::mpsc;
 use wasm_agent_host::{Context, Host, Invocation, InvokeError};
 
-use crate::args::{InvokeArgs, process_env};
+use crate::args::{InvokeArgs, flag_name, process_env};
 use crate::failure::Failure;
 
 /// Lines queued for the stdout writer: a reader that stops reading stalls the guest through
@@ -20,7 +20,7 @@ pub(crate) fn run(args: InvokeArgs) -> Result<(), Failure> {
     let payload = read_payload(&args.payload).map_err(Failure::usage)?;
     let config = args
         .limits
-        .host_config(&process_env)
+        .host_config(&process_env, &flag_name)
         .map_err(|error| Failure::usage(anyhow!(error)))?;
     // `invoke` takes no flag that sizes the instance pool, so unlike under `serve` a pool it
     // cannot reserve is no usage error: like every load error it is the component's (65).

@@ -5,6 +5,12 @@
 //! `check` describes a component, `new` writes a starter project, `componentize` makes a C
 //! core module a component. It is the only place that uses `anyhow` or prints to stdout. A
 //! command that fails returns a `Failure`, whose kind is the exit status; `main` prints it.
+//!
+//! The command line is `args` (with `limit_args`, `outbound` and `serve_args`), its units
+//! `units`; `serve` also reads a config file (`settings`), whose settings include the log's,
+//! so `main` resolves them before it starts the log. `logging` starts the log, as text or as
+//! the SDK's JSON lines (`log_json`); `telemetry` sets up the OTLP trace exporter `serve` uses,
+//! from the standard `OTEL_*` variables.
 
 #![forbid(unsafe_code)]
 
@@ -15,9 +21,16 @@ mod compile;
 mod componentize;
 mod failure;
 mod invoke;
+mod limit_args;
+mod log_json;
+mod logging;
 mod new;
 mod outbound;
 mod serve;
+mod serve_args;
+mod settings;
+mod telemetry;
+mod units;
 
 /// mimalloc rather than glibc's allocator: an invocation's buffers are allocated on the control
 /// runtime and freed on the worker pool or the other way round, which glibc serves through
@@ -27,21 +40,30 @@ mod serve;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 use crate::args::{Cli, Command};
+use crate::failure::Failure;
+use crate::logging::LogFormat;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.command.default_log_filter());
+    // Parsed in two steps, keeping the matches: they tell `serve`'s settings which values a
+    // flag or variable gave, to put the config file's beneath them.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)
+        .unwrap_or_else(|error| error.format(&mut Cli::command()).exit());
+    // `serve` starts its log once its settings are known; the other commands have only these.
+    if !matches!(cli.command, Command::Serve(_)) {
+        let filter = std::env::var("WASM_AGENT_LOG")
+            .unwrap_or_else(|_| cli.command.default_log_filter().to_owned());
+        logging::init(&filter, LogFormat::Text);
+    }
     let result = match cli.command {
-        Command::Invoke(args) => invoke::run(args),
+        Command::Invoke(args) => invoke::run(*args),
         Command::Check(args) => check::run(&args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve(*args, &matches),
         Command::Compile(args) => compile::run(&args),
         Command::New(args) => new::run(&args),
         Command::Componentize(args) => componentize::run(&args),
@@ -52,12 +74,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(default_filter: &str) {
-    let filter = EnvFilter::try_from_env("WASM_AGENT_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(default_filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+/// `serve`: its settings resolved (the log's among them), then the log started, then the server.
+fn serve(args: serve_args::ServeArgs, matches: &clap::ArgMatches) -> Result<(), Failure> {
+    let serve_matches = matches
+        .subcommand_matches("serve")
+        .ok_or_else(|| Failure::usage(anyhow::anyhow!("not the serve command")))?;
+    let settings = settings::resolve(args, serve_matches)?;
+    logging::init(&settings.args.log, settings.args.log_format);
+    serve::run(settings)
 }

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use clap::Args;
 use wasm_agent_host::OutboundConfig;
-use wasm_agent_host::outbound::config::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUESTS};
+use wasm_agent_host::outbound::config::{
+    DEFAULT_BETWEEN_BYTES_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT,
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUESTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_THREADS,
+};
 use wasm_agent_host::outbound::{AuthRule, Rule, pem_certificates};
 
-use crate::args::{parse_duration, parse_size};
 use crate::aws_env::{aws_credential_sources, aws_region};
+use crate::units::{duration_text, parse_duration, parse_size, size_text};
 
 /// What guests may reach and see.
 #[derive(Debug, Args)]
@@ -27,7 +30,7 @@ pub(crate) struct OutboundArgs {
         env = "WASM_AGENT_ALLOW_OUTBOUND",
         value_delimiter = ','
     )]
-    pub allow: Vec<String>,
+    pub allow_outbound: Vec<String>,
 
     /// Attach the host's credentials to requests matching RULE, replacing the guest's:
     /// RULE=sigv4:SERVICE[:REGION] signs with the host's AWS credentials (environment, the
@@ -40,7 +43,7 @@ pub(crate) struct OutboundArgs {
         env = "WASM_AGENT_OUTBOUND_AUTH",
         value_delimiter = ','
     )]
-    pub auth: Vec<String>,
+    pub outbound_auth: Vec<String>,
 
     /// A PEM file of certificates to trust as roots besides the Mozilla store, for a private
     /// CA or a TLS-inspecting proxy (repeatable).
@@ -50,26 +53,26 @@ pub(crate) struct OutboundArgs {
         env = "WASM_AGENT_OUTBOUND_CA",
         value_delimiter = ','
     )]
-    pub ca: Vec<std::path::PathBuf>,
+    pub outbound_ca: Vec<std::path::PathBuf>,
 
     /// Time to open a connection (TCP and TLS).
     #[arg(long, env = "WASM_AGENT_OUTBOUND_CONNECT_TIMEOUT", value_parser = parse_duration,
-          default_value = "10s")]
+          default_value = duration_text(DEFAULT_CONNECT_TIMEOUT))]
     pub outbound_connect_timeout: Duration,
 
     /// The longest wait for a response's first byte (a guest may ask for less).
     #[arg(long, env = "WASM_AGENT_OUTBOUND_FIRST_BYTE_TIMEOUT", value_parser = parse_duration,
-          default_value = "10m")]
+          default_value = duration_text(DEFAULT_FIRST_BYTE_TIMEOUT))]
     pub outbound_first_byte_timeout: Duration,
 
     /// The longest silence within a response body (a guest may ask for less).
     #[arg(long, env = "WASM_AGENT_OUTBOUND_BETWEEN_BYTES_TIMEOUT", value_parser = parse_duration,
-          default_value = "2m")]
+          default_value = duration_text(DEFAULT_BETWEEN_BYTES_TIMEOUT))]
     pub outbound_between_bytes_timeout: Duration,
 
     /// The largest response body a guest may receive.
     #[arg(long, env = "WASM_AGENT_OUTBOUND_MAX_RESPONSE", value_parser = parse_size,
-          default_value = "64MiB")]
+          default_value = size_text(DEFAULT_MAX_RESPONSE_BYTES))]
     pub outbound_max_response: u64,
 
     /// Requests one invocation may make.
@@ -83,7 +86,7 @@ pub(crate) struct OutboundArgs {
 
     /// Threads that run outbound connections (at normal priority, apart from guest code); 0
     /// means one per four cores, at least one.
-    #[arg(long, env = "WASM_AGENT_OUTBOUND_THREADS", default_value_t = 0)]
+    #[arg(long, env = "WASM_AGENT_OUTBOUND_THREADS", default_value_t = DEFAULT_THREADS)]
     pub outbound_threads: usize,
 
     /// An environment variable every guest sees, as NAME=VALUE (repeatable): a model's
@@ -115,23 +118,27 @@ const MAX_THREADS: usize = 1024;
 
 impl OutboundArgs {
     /// The outbound configuration and the guests' environment, reading variables through
-    /// `env` (this process's environment, in production).
+    /// `env` (this process's environment, in production); `name` names a setting in an
+    /// error, by the flag, variable or config file line it came from.
     pub(crate) fn configure(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
+        name: &dyn Fn(&str) -> String,
     ) -> Result<(OutboundConfig, Vec<(String, String)>), String> {
         let allow = self
-            .allow
+            .allow_outbound
             .iter()
-            .map(|rule| Rule::parse(rule.trim()).map_err(|e| format!("--allow-outbound {e}")))
+            .map(|rule| {
+                Rule::parse(rule.trim()).map_err(|e| format!("{} {e}", name("allow-outbound")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let region = aws_region(env);
         let auth = self
-            .auth
+            .outbound_auth
             .iter()
             .map(|rule| {
                 AuthRule::parse(rule.trim(), env, region.as_deref())
-                    .map_err(|e| format!("--outbound-auth {e}"))
+                    .map_err(|e| format!("{} {e}", name("outbound-auth")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let aws = if auth.iter().any(AuthRule::is_sigv4) {
@@ -141,17 +148,20 @@ impl OutboundArgs {
         };
         if !(1..=MAX_REQUESTS).contains(&self.outbound_max_requests) {
             return Err(format!(
-                "--outbound-max-requests must be 1 to {MAX_REQUESTS}"
+                "{} must be 1 to {MAX_REQUESTS}",
+                name("outbound-max-requests")
             ));
         }
         if !(1..=MAX_IN_FLIGHT).contains(&self.outbound_max_in_flight) {
             return Err(format!(
-                "--outbound-max-in-flight must be 1 to {MAX_IN_FLIGHT}"
+                "{} must be 1 to {MAX_IN_FLIGHT}",
+                name("outbound-max-in-flight")
             ));
         }
         if self.outbound_threads > MAX_THREADS {
             return Err(format!(
-                "--outbound-threads must be 0 (automatic) to {MAX_THREADS}"
+                "{} must be 0 (automatic) to {MAX_THREADS}",
+                name("outbound-threads")
             ));
         }
         let secrets: Vec<&str> = auth
@@ -159,15 +169,19 @@ impl OutboundArgs {
             .filter_map(|rule| rule.variable.as_deref())
             .chain(AWS_SECRET_VARIABLES.iter().copied())
             .collect();
-        let granted = self.env.iter().map(|(name, _)| ("--env", name));
-        let inherited = self.env_inherit.iter().map(|name| ("--env-inherit", name));
-        if let Some((flag, name)) = granted
+        let granted = self.env.iter().map(|(variable, _)| ("env", variable));
+        let inherited = self
+            .env_inherit
+            .iter()
+            .map(|variable| ("env-inherit", variable));
+        if let Some((key, variable)) = granted
             .chain(inherited)
-            .find(|(_, name)| secrets.contains(&name.as_str()))
+            .find(|(_, variable)| secrets.contains(&variable.as_str()))
         {
             return Err(format!(
-                "{flag} {name}: that variable holds a credential; guests must not see it \
-                 (the host attaches it with --outbound-auth)"
+                "{} {variable}: that variable holds a credential; guests must not see it \
+                 (the host attaches it with --outbound-auth)",
+                name(key)
             ));
         }
         let mut guest_env = self.env.clone();
@@ -177,13 +191,12 @@ impl OutboundArgs {
             }
         }
         let mut extra_roots = Vec::new();
-        for path in &self.ca {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("--outbound-ca {}: {e}", path.display()))?;
-            extra_roots.extend(
-                pem_certificates(&pem)
-                    .map_err(|e| format!("--outbound-ca {}: {e}", path.display()))?,
-            );
+        for path in &self.outbound_ca {
+            let failed = |e: &dyn std::fmt::Display| {
+                format!("{} {}: {e}", name("outbound-ca"), path.display())
+            };
+            let pem = std::fs::read(path).map_err(|e| failed(&e))?;
+            extra_roots.extend(pem_certificates(&pem).map_err(|e| failed(&e))?);
         }
         let config = OutboundConfig {
             allow,
@@ -203,7 +216,7 @@ impl OutboundArgs {
 }
 
 /// Parses `NAME=VALUE`.
-fn parse_env(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
         .split_once('=')
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
@@ -216,7 +229,7 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::Cli;
+    use crate::args::{Cli, flag_name};
     use clap::Parser;
     use wasm_agent_host::outbound::config::DEFAULT_MAX_RESPONSE_BYTES;
 
@@ -242,7 +255,7 @@ mod tests {
     /// The help text's defaults are the host's.
     #[test]
     fn defaults_are_the_hosts() -> Result<(), String> {
-        let (config, guest_env) = outbound(&[])?.configure(&env)?;
+        let (config, guest_env) = outbound(&[])?.configure(&env, &flag_name)?;
         let host = OutboundConfig::default();
         assert_eq!(config.connect_timeout, host.connect_timeout);
         assert_eq!(config.first_byte_timeout, host.first_byte_timeout);
@@ -267,7 +280,7 @@ mod tests {
             "--env-inherit",
             "MODEL_ID,UNSET_VAR",
         ])?;
-        let (config, guest_env) = args.configure(&env)?;
+        let (config, guest_env) = args.configure(&env, &flag_name)?;
         assert_eq!(config.allow.len(), 2);
         assert_eq!(config.auth.len(), 2);
         assert!(matches!(&config.auth[1].credential,
@@ -289,12 +302,12 @@ mod tests {
     #[test]
     fn bad_flags_are_errors() -> Result<(), String> {
         let error = outbound(&["--allow-outbound", "api.openai.com"])?
-            .configure(&env)
+            .configure(&env, &flag_name)
             .err()
             .unwrap_or_default();
         assert!(error.starts_with("--allow-outbound"), "{error}");
         let error = outbound(&["--outbound-auth", "https://a.io=bearer-env:NOPE"])?
-            .configure(&env)
+            .configure(&env, &flag_name)
             .err()
             .unwrap_or_default();
         assert!(error.contains("NOPE is not set"), "{error}");
@@ -314,7 +327,10 @@ mod tests {
             ],
             &["--env-inherit", "AWS_SECRET_ACCESS_KEY"],
         ] {
-            let error = outbound(flags)?.configure(&env).err().unwrap_or_default();
+            let error = outbound(flags)?
+                .configure(&env, &flag_name)
+                .err()
+                .unwrap_or_default();
             assert!(error.contains("holds a credential"), "{flags:?}: {error}");
         }
         Ok(())

@@ -1,14 +1,20 @@
-//! `wasm-agent serve`: validate the flags, load the handler, bind, serve, and own the signals.
+//! `wasm-agent serve`: validate the settings, load the handler, bind, serve, and own the
+//! signals.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use wasm_agent_host::{Host, HostConfig, InstanceScope};
-use wasm_agent_server::{AppState, ServerConfig, listen, raise_open_files_limit, router, serve};
+use tokio::net::TcpListener;
+use wasm_agent_host::{Host, HostConfig};
+use wasm_agent_server::{
+    AppState, ServerConfig, listen, raise_open_files_limit, router, serve, serve_metrics,
+};
 
-use crate::args::{Scope, ServeArgs, process_env};
+use crate::args::process_env;
 use crate::failure::Failure;
+use crate::settings::ServeSettings;
 
 /// Cores per control thread when `--control-threads` is left to us. HTTP costs a few
 /// microseconds a request against tens for a guest call, and every extra control thread adds
@@ -32,12 +38,34 @@ const MAX_CLIENT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// a typo.
 const MAX_BODY_MIN_RATE: u64 = 1 << 30;
 
-/// Loads the handler, then serves it until a signal.
-pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
+/// Loads the handler, then serves it until a signal; or, for `--print-config`, prints the
+/// settings once they are known to be valid.
+pub(crate) fn run(settings: ServeSettings) -> Result<(), Failure> {
     let (host_config, server_config) =
-        configure(&args).map_err(|error| Failure::usage(anyhow!(error)))?;
-    let host = Host::load_file(&args.handler, host_config)
-        .map_err(|error| Failure::load(&args.handler, error))?;
+        configure(&settings).map_err(|error| Failure::usage(anyhow!(error)))?;
+    if settings.args.print_config {
+        let text = settings
+            .to_toml()
+            .context("cannot write the settings as TOML")?;
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .context("cannot write to standard output")?;
+        return Ok(());
+    }
+    let args = &settings.args;
+    let handler = args.handler.as_ref().ok_or_else(|| {
+        Failure::usage(anyhow!(
+            "no handler: name the component (.wasm) to serve, or set `handler` in the config \
+             file"
+        ))
+    })?;
+    // Checked before the handler is compiled, so a bad `OTEL_*` value fails at once; dropped
+    // after the control runtime (declared below), so spans ended in the drain are flushed.
+    let _traces = crate::telemetry::init().map_err(Failure::usage)?;
+    let host =
+        Host::load_file(handler, host_config).map_err(|error| Failure::load(handler, error))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(control_threads(args.control_threads))
         .thread_name("wasm-agent-control")
@@ -60,10 +88,23 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         let listener = listen(address).with_context(|| format!("cannot listen on {address}"))?;
         let local = listener.local_addr()?;
+        let metrics = match server_config.metrics_addr {
+            Some(address) => Some(listen(address).with_context(|| {
+                format!(
+                    "cannot listen on {address} for /metrics ({})",
+                    settings.name("metrics-addr")
+                )
+            })?),
+            None => None,
+        };
         let counts = host.clone();
         let state = AppState::new(host, server_config);
         // Registered before the readiness line: until then SIGUSR1 would end the process.
         tokio::spawn(log_stats_on_signal(state.clone())?);
+        if let Some(listener) = metrics {
+            eprintln!("metrics on http://{}", listener.local_addr()?);
+            tokio::spawn(serve_metrics_logged(listener, state.clone()));
+        }
         eprintln!("listening on http://{local}");
         serve(listener, router(state.clone()), state, shutdown_signal()).await;
         let outbound = counts.outbound_stats();
@@ -88,46 +129,67 @@ fn control_threads(requested: usize) -> usize {
     (cores / CORES_PER_CONTROL_THREAD).max(1)
 }
 
-/// Checks the flags against each other and builds the library configurations.
-fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
-    for (flag, value) in [
-        ("--workers", args.workers),
-        ("--control-threads", args.control_threads),
+/// Serves `/metrics` on its own listener, logging why if it ever stops.
+async fn serve_metrics_logged(listener: TcpListener, state: AppState) {
+    if let Err(error) = serve_metrics(listener, state).await {
+        tracing::error!(%error, "the /metrics listener failed");
+    }
+}
+
+/// Checks the settings against each other and builds the library configurations. An error
+/// names a setting as the operator gave it: flag, variable, or config file key and line.
+fn configure(settings: &ServeSettings) -> Result<(HostConfig, ServerConfig), String> {
+    let args = &settings.args;
+    let name = |key: &str| settings.name(key);
+    for (key, value) in [
+        ("workers", args.workers),
+        ("control-threads", args.control_threads),
     ] {
         if value > MAX_THREADS {
-            return Err(format!("{flag} must be 0 (automatic) to {MAX_THREADS}"));
+            return Err(format!(
+                "{} must be 0 (automatic) to {MAX_THREADS}",
+                name(key)
+            ));
         }
     }
     if args.max_concurrency == 0 || args.max_concurrency > MAX_CONCURRENCY {
-        return Err(format!("--max-concurrency must be 1 to {MAX_CONCURRENCY}"));
+        return Err(format!(
+            "{} must be 1 to {MAX_CONCURRENCY}",
+            name("max-concurrency")
+        ));
     }
-    for (flag, value) in [
-        ("--max-sessions", args.max_sessions),
-        ("--max-background", args.max_background),
-        ("--max-websockets", args.max_websockets),
+    for (key, value) in [
+        ("max-sessions", args.max_sessions),
+        ("max-background", args.max_background),
+        ("max-websockets", args.max_websockets),
     ] {
         if value == 0 || value > MAX_SLOTS {
-            return Err(format!("{flag} must be 1 to {MAX_SLOTS}"));
+            return Err(format!("{} must be 1 to {MAX_SLOTS}", name(key)));
         }
     }
     if args.max_connections == 0 || args.max_connections > MAX_CONNECTIONS {
-        return Err(format!("--max-connections must be 1 to {MAX_CONNECTIONS}"));
+        return Err(format!(
+            "{} must be 1 to {MAX_CONNECTIONS}",
+            name("max-connections")
+        ));
     }
-    for (flag, value) in [
-        ("--header-timeout", args.header_timeout),
-        ("--body-timeout", args.body_timeout),
-        ("--keep-alive-timeout", args.keep_alive_timeout),
+    for (key, value) in [
+        ("header-timeout", args.header_timeout),
+        ("body-timeout", args.body_timeout),
+        ("keep-alive-timeout", args.keep_alive_timeout),
     ] {
         if value.is_zero() || *value > MAX_CLIENT_TIMEOUT {
             return Err(format!(
-                "{flag} must be more than zero and at most {}",
+                "{} must be more than zero and at most {}",
+                name(key),
                 humantime::format_duration(MAX_CLIENT_TIMEOUT)
             ));
         }
     }
     if args.body_min_rate == 0 || args.body_min_rate > MAX_BODY_MIN_RATE {
         return Err(format!(
-            "--body-min-rate must be 1 to {MAX_BODY_MIN_RATE} bytes a second"
+            "{} must be 1 to {MAX_BODY_MIN_RATE} bytes a second",
+            name("body-min-rate")
         ));
     }
     let max_total_memory = args.max_total_memory.or_else(default_total_memory);
@@ -135,23 +197,22 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
         && total < args.limits.max_memory
     {
         return Err(format!(
-            "--max-total-memory ({total} bytes) is less than --max-memory ({} bytes)",
+            "{} is less than {}: {total} bytes against {}",
+            name("max-total-memory"),
+            name("max-memory"),
             args.limits.max_memory
         ));
     }
-    let max_payload =
-        usize::try_from(args.max_payload).map_err(|_| "--max-payload is too large")?;
+    let max_payload = usize::try_from(args.max_payload)
+        .map_err(|_| format!("{} is too large", name("max-payload")))?;
     let host = HostConfig {
         workers: args.workers,
         max_concurrency: u32::try_from(args.max_concurrency)
-            .map_err(|_| "--max-concurrency is too large")?,
+            .map_err(|_| format!("{} is too large", name("max-concurrency")))?,
         max_queue: args.max_queue,
         cancel_grace: args.cancel_grace,
         max_total_memory,
-        scope: match args.instance_scope {
-            Scope::Session => InstanceScope::Session,
-            Scope::Request => InstanceScope::Request,
-        },
+        scope: args.instance_scope.into(),
         max_sessions: args.max_sessions,
         session_idle_timeout: args.session_idle_timeout,
         session_max_lifetime: args.session_max_lifetime,
@@ -159,7 +220,7 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
         max_background: args.max_background,
         task_timeout: args.task_timeout,
         max_websockets: args.max_websockets,
-        ..args.limits.host_config(&process_env)?
+        ..args.limits.host_config(&process_env, &name)?
     };
     let server = ServerConfig {
         max_payload,
@@ -172,6 +233,7 @@ fn configure(args: &ServeArgs) -> Result<(HostConfig, ServerConfig), String> {
         body_min_rate: args.body_min_rate,
         keep_alive_timeout: args.keep_alive_timeout.into(),
         max_connections: args.max_connections,
+        metrics_addr: args.metrics_addr,
     };
     Ok((host, server))
 }
@@ -217,4 +279,72 @@ fn log_stats_on_signal(state: AppState) -> anyhow::Result<impl Future<Output = (
             state.stats().log();
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::from_argv;
+
+    /// With nothing given, the configurations are the libraries' own defaults: each default
+    /// has its one home there.
+    #[test]
+    fn defaults_are_the_libraries() -> Result<(), String> {
+        let (mut host, server) = configure(&from_argv(&["wasm-agent", "serve"])?)?;
+        // Found on this machine rather than fixed: the cache's directory and the memory budget.
+        host.cache_dir = None;
+        host.max_total_memory = None;
+        assert_eq!(format!("{host:?}"), format!("{:?}", HostConfig::default()));
+        assert_eq!(
+            format!("{server:?}"),
+            format!("{:?}", ServerConfig::default())
+        );
+        Ok(())
+    }
+
+    /// A setting is checked the same from a flag and from the file, and named as it was given.
+    #[test]
+    fn settings_are_checked_and_named_as_given() -> Result<(), String> {
+        let error = configure(&from_argv(&[
+            "wasm-agent",
+            "serve",
+            "--max-concurrency",
+            "0",
+        ])?)
+        .err()
+        .unwrap_or_default();
+        assert_eq!(error, "--max-concurrency must be 1 to 16384");
+        let directory =
+            std::env::temp_dir().join(format!("wasm-agent-checked-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).map_err(|e| e.to_string())?;
+        let path = directory.join("wasm-agent.toml");
+        std::fs::write(
+            &path,
+            "metrics-addr = \"127.0.0.1:9464\"\nmax-concurrency = 0\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let file = path.to_str().ok_or("not UTF-8")?;
+        let error = configure(&from_argv(&["wasm-agent", "serve", "--config", file])?)
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            error,
+            format!("max-concurrency ({file}, line 2) must be 1 to 16384")
+        );
+        let settings = from_argv(&[
+            "wasm-agent",
+            "serve",
+            "--config",
+            file,
+            "--max-concurrency",
+            "3",
+        ])?;
+        let (host, server) = configure(&settings)?;
+        assert_eq!(host.max_concurrency, 3);
+        assert_eq!(
+            server.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        Ok(())
+    }
 }

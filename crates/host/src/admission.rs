@@ -1,9 +1,10 @@
 //! Admission: at most N invocations hold a fresh instance, at most M wait for one; past that,
 //! refused at once. A session's invocations are bounded by their session instead (its queue,
-//! and the count of sessions), so they never wait here.
+//! and the count of sessions), so they never wait here. Refusals are counted by reason, for
+//! the metrics.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -15,6 +16,18 @@ pub(crate) struct Admission {
     max_running: usize,
     waiting: AtomicUsize,
     max_waiting: usize,
+    queue_full: AtomicU64,
+    wait_expired: AtomicU64,
+}
+
+/// Invocations [`Admission`] refused since the host started, by reason: the first says the
+/// queue is too short for the bursts, the second that too few run at once for the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AdmissionRefusals {
+    /// Refused at once: as many were running and waiting as the host allows.
+    pub queue_full: u64,
+    /// Waited in the queue until their own deadline, and got no instance.
+    pub wait_expired: u64,
 }
 
 /// Refused: as many invocations are running and waiting as the host allows, or the wait ran
@@ -30,6 +43,8 @@ impl Admission {
             max_running,
             waiting: AtomicUsize::new(0),
             max_waiting,
+            queue_full: AtomicU64::new(0),
+            wait_expired: AtomicU64::new(0),
         }
     }
 
@@ -40,12 +55,16 @@ impl Admission {
         }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
+            self.queue_full.fetch_add(1, Ordering::Relaxed);
             return Err(Full);
         }
         let _in_queue = Waiting(&self.waiting);
         match tokio::time::timeout(patience, self.running.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(Full),
+            _ => {
+                self.wait_expired.fetch_add(1, Ordering::Relaxed);
+                Err(Full)
+            }
         }
     }
 
@@ -57,6 +76,14 @@ impl Admission {
     /// Invocations waiting now.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Invocations refused since the host started.
+    pub(crate) fn refusals(&self) -> AdmissionRefusals {
+        AdmissionRefusals {
+            queue_full: self.queue_full.load(Ordering::Relaxed),
+            wait_expired: self.wait_expired.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -94,6 +121,11 @@ mod tests {
         assert!(matches!(queued.await, Ok(Ok(_))));
         assert_eq!(admission.waiting(), 0);
         assert_eq!(admission.running(), 0);
+        let refused = AdmissionRefusals {
+            queue_full: 1,
+            wait_expired: 0,
+        };
+        assert_eq!(admission.refusals(), refused);
         Ok(())
     }
 
@@ -111,6 +143,11 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(60));
         assert_eq!(admission.waiting(), 0);
         assert_eq!(admission.running(), 1);
+        let refused = AdmissionRefusals {
+            queue_full: 0,
+            wait_expired: 1,
+        };
+        assert_eq!(admission.refusals(), refused);
         Ok(())
     }
 }

@@ -20,6 +20,18 @@ use wasmtime::Engine;
 /// Entries written by this process, to name temporary files apart.
 static WRITES: AtomicU64 = AtomicU64::new(0);
 
+/// What the compile cache gave when a component was loaded, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileCacheLookup {
+    /// None was consulted: no cache is configured (or it is unusable), or the component was
+    /// precompiled.
+    Skipped,
+    /// The machine code was read from the cache.
+    Hit,
+    /// The component was compiled, and stored in the cache for the next start.
+    Miss,
+}
+
 /// A directory of compiled components.
 #[derive(Debug, Clone)]
 pub(crate) struct CompileCache {

@@ -6,6 +6,9 @@ use crate::outbound::OutboundConfig;
 
 // Defined beside `Invocation`, whose builder uses it: `invocation` sits below this module.
 pub use crate::invocation::DEFAULT_TIMEOUT;
+/// Threads of the worker pool that runs guest code: 0, one per core, since guest code is what
+/// the machine is for and a waiting guest holds no thread.
+pub const DEFAULT_WORKERS: usize = 0;
 /// Linear memory one instance may use: enough for an interpreter (Python, JavaScript) and its
 /// heap, and small enough that a few hundred greedy guests cannot exhaust a server.
 pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
@@ -137,7 +140,7 @@ pub struct HostConfig {
 impl Default for HostConfig {
     fn default() -> Self {
         Self {
-            workers: 0,
+            workers: DEFAULT_WORKERS,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             max_queue: DEFAULT_MAX_QUEUE,
             scope: InstanceScope::default(),

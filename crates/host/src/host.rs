@@ -9,19 +9,22 @@ use tokio_util::sync::CancellationToken;
 use wasm_agent_contract::json::{self, PayloadError};
 use wasmtime::Engine;
 
-use crate::cache::CompileCache;
-use crate::compiled::{self, Source};
+use crate::admission::AdmissionRefusals;
+use crate::cache::{CompileCache, CompileCacheLookup};
+use crate::compiled::{self, Serialized, Source};
 use crate::component::{self, ComponentInfo};
 use crate::config::{HostConfig, InstanceScope};
 use crate::engine::{self, EpochTicker, PerInstance};
 use crate::error::{InvokeError, LoadError};
 use crate::events::{self, Event};
 use crate::inner::{Inner, Parts};
-use crate::invocation::{Completion, Context, Deadline, Invocation, RunningInvocation};
+use crate::invocation::{
+    Completion, Context, Deadline, Invocation, RunningInvocation, UsageReport,
+};
 use crate::jobs::{self, Job, Lease};
-use crate::outbound::{Outbound, OutboundSnapshot};
+use crate::outbound::{DestinationCounts, Outbound, OutboundSnapshot};
 use crate::pool::WorkerPool;
-use crate::sessions::{self, Sessions};
+use crate::sessions::{self, SessionEvictions, Sessions};
 use crate::shared::{GuestStatus, Shared};
 use crate::socket::{self, RunningSocket};
 use crate::tasks::AsyncTasks;
@@ -88,6 +91,11 @@ impl Host {
         let compiler = engine::compiler(&config)?;
         let cache = config.cache_dir.as_deref().and_then(CompileCache::open);
         let obtained = compiled::obtain(&compiler, source, cache.as_ref())?;
+        let compile_cache = match (&cache, &obtained.serialized) {
+            (Some(_), Serialized::Cached(_)) => CompileCacheLookup::Hit,
+            (Some(_), Serialized::Compiled(_)) => CompileCacheLookup::Miss,
+            _ => CompileCacheLookup::Skipped,
+        };
         let checked = &obtained.component;
         component::prepare(&compiler, &component::linker(&compiler)?, checked)?;
         let info = component::describe(&compiler, checked);
@@ -133,6 +141,7 @@ impl Host {
             sessions,
             info,
             pool,
+            compile_cache,
             reaper: reaper.drop_guard(),
             ticker,
         }));
@@ -176,6 +185,7 @@ impl Host {
         };
         let (job, events) = self.job(invocation, lease);
         let cancel = job.cancel.clone();
+        let usage = job.usage.clone();
         // The reader takes the outcome once the event stream has ended. Ending the stream only
         // after the outcome is sent wakes it once, with both ready, instead of twice.
         let stream_open = job.events.hold_open();
@@ -192,6 +202,7 @@ impl Host {
             events,
             outcome,
             cancel,
+            usage,
         })
     }
 
@@ -232,6 +243,7 @@ impl Host {
             deadline,
             events,
             cancel,
+            usage: UsageReport::default(),
         };
         (job, receiver)
     }
@@ -310,6 +322,11 @@ impl Host {
         Admitted { running, waiting }
     }
 
+    /// Invocations refused for want of a fresh instance since the host started.
+    pub fn admission_refusals(&self) -> AdmissionRefusals {
+        self.inner.admission_refusals()
+    }
+
     /// Bytes of linear memory all instances hold now, if a process-wide budget is set.
     pub fn memory_in_use(&self) -> Option<u64> {
         self.inner.shared().memory.as_ref().map(|m| m.in_use())
@@ -345,9 +362,30 @@ impl Host {
         self.inner.sessions().len()
     }
 
+    /// Session instances dropped since the host started, by cause.
+    pub fn session_evictions(&self) -> SessionEvictions {
+        self.inner.sessions().evictions()
+    }
+
     /// Counts of the outbound requests guests made.
     pub fn outbound_stats(&self) -> OutboundSnapshot {
         self.inner.shared().outbound.stats()
+    }
+
+    /// Counts of the outbound requests guests made, by destination host.
+    pub fn outbound_destinations(&self) -> Vec<DestinationCounts> {
+        self.inner.shared().outbound.destinations()
+    }
+
+    /// What the compile cache gave when the component was loaded.
+    pub fn compile_cache(&self) -> CompileCacheLookup {
+        self.inner.compile_cache()
+    }
+
+    /// Instance slots the pool holds: one for each invocation that may run at once in a fresh
+    /// instance, session, background run and WebSocket connection.
+    pub fn instance_slots(&self) -> u32 {
+        pool_slots(self.config(), self.info())
     }
 
     /// Instances currently allocated from the pool.

@@ -11,7 +11,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use wasmtime::Engine;
 
-use crate::admission::{Admission, Full};
+use crate::admission::{Admission, AdmissionRefusals, Full};
+use crate::cache::CompileCacheLookup;
 use crate::component::{ComponentInfo, Prepared};
 use crate::config::{HostConfig, InstanceScope};
 use crate::engine::EpochTicker;
@@ -32,6 +33,7 @@ pub(crate) struct Inner {
     root: CancellationToken,
     pool: WorkerPool,
     websockets: Arc<Semaphore>,
+    compile_cache: CompileCacheLookup,
     // Held for their drop: the session reaper and the epoch ticker stop with the host.
     _reaper: DropGuard,
     _ticker: EpochTicker,
@@ -45,6 +47,7 @@ pub(crate) struct Parts {
     pub(crate) sessions: Arc<Sessions>,
     pub(crate) info: ComponentInfo,
     pub(crate) pool: WorkerPool,
+    pub(crate) compile_cache: CompileCacheLookup,
     pub(crate) reaper: DropGuard,
     pub(crate) ticker: EpochTicker,
 }
@@ -62,6 +65,7 @@ impl Inner {
             info: parts.info,
             root: CancellationToken::new(),
             pool: parts.pool,
+            compile_cache: parts.compile_cache,
             _reaper: parts.reaper,
             _ticker: parts.ticker,
         }
@@ -123,6 +127,16 @@ impl Inner {
     /// Invocations running in fresh instances, and waiting for one, now.
     pub(crate) fn admitted(&self) -> (usize, usize) {
         (self.admission.running(), self.admission.waiting())
+    }
+
+    /// Invocations admission refused since the host started.
+    pub(crate) fn admission_refusals(&self) -> AdmissionRefusals {
+        self.admission.refusals()
+    }
+
+    /// What the compile cache gave when the component was loaded.
+    pub(crate) fn compile_cache(&self) -> CompileCacheLookup {
+        self.compile_cache
     }
 
     /// A WebSocket connection's slot, if one is free.

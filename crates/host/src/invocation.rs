@@ -23,6 +23,10 @@ pub struct Context {
     pub workload_access_token: Option<String>,
     /// The OAuth2 callback URL, if any.
     pub oauth2_callback_url: Option<String>,
+    /// The span the caller made for the invocation, if it traces: the guest call's span and
+    /// its outbound requests' hang from it, and the requests carry it onward. `None` (the
+    /// default) makes no span.
+    pub trace: Option<crate::trace::TraceParent>,
 }
 
 impl Context {
@@ -53,6 +57,7 @@ impl Context {
             headers: read.headers,
             workload_access_token: read.workload_access_token,
             oauth2_callback_url: read.oauth2_callback_url,
+            trace: None,
         }
     }
 }
@@ -154,6 +159,7 @@ pub struct RunningInvocation {
     pub(crate) events: mpsc::Receiver<Event>,
     pub(crate) outcome: oneshot::Receiver<Result<Completion, InvokeError>>,
     pub(crate) cancel: CancellationToken,
+    pub(crate) usage: UsageReport,
 }
 
 impl RunningInvocation {
@@ -169,6 +175,12 @@ impl RunningInvocation {
         (&mut self.outcome)
             .await
             .unwrap_or_else(|_| Err(InvokeError::Internal("the invocation task ended".into())))
+    }
+
+    /// Where the invocation's use of resources is reported once its guest call ends, even if
+    /// this is dropped first: for the log line and the metrics, which outlive it.
+    pub fn usage(&self) -> UsageReport {
+        self.usage.clone()
     }
 
     /// Cancels the invocation: `emit` fails from now on, and the guest is cut off if it does
@@ -238,5 +250,34 @@ impl Deadline {
     /// Whether the deadline has passed.
     pub(crate) fn has_passed(&self) -> bool {
         Instant::now() >= self.at()
+    }
+}
+
+/// What one invocation used, measured on the worker when its guest call ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Fuel the call burned, when the host meters fuel.
+    pub fuel_used: Option<u64>,
+    /// The most linear memory the instance held during the call, in bytes.
+    pub peak_memory: u64,
+    /// Outbound HTTP requests the call made (allowed or denied).
+    pub outbound_requests: u32,
+}
+
+/// An invocation's [`Usage`], written once by the worker that ran it and read by whoever
+/// outlives the call (the server's log line): a shared cell, since the reader may have let go
+/// of the invocation before the guest returned.
+#[derive(Debug, Clone, Default)]
+pub struct UsageReport(Arc<std::sync::OnceLock<Usage>>);
+
+impl UsageReport {
+    /// The usage, once the guest call has ended.
+    pub fn get(&self) -> Option<Usage> {
+        self.0.get().copied()
+    }
+
+    /// Records the usage; a second report is ignored.
+    pub(crate) fn set(&self, usage: Usage) {
+        let _ = self.0.set(usage);
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
+use opentelemetry::KeyValue;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -13,12 +14,13 @@ use crate::error::InvokeError;
 use crate::events::EventSender;
 use crate::inner::Inner;
 use crate::instance::Instance;
-use crate::invocation::{Completion, Context, Deadline, Invocation};
+use crate::invocation::{Completion, Context, Deadline, Invocation, UsageReport};
 use crate::run::{self, CallEnd, Work};
-use crate::sessions::{self, Dropped};
+use crate::sessions::Dropped;
 use crate::shared::{Launch, Scheduled};
 use crate::socket::Socket;
 use crate::state::Call;
+use crate::trace::ChildSpan;
 
 /// An invocation submitted to the pool, with its end of the event channel.
 pub(crate) struct Job {
@@ -27,6 +29,8 @@ pub(crate) struct Job {
     pub(crate) deadline: Deadline,
     pub(crate) events: EventSender,
     pub(crate) cancel: CancellationToken,
+    /// Where the call's usage is reported for the caller.
+    pub(crate) usage: UsageReport,
 }
 
 /// Which instance an invocation runs in, as [`Host::invoke`](crate::Host::invoke) decided.
@@ -89,16 +93,12 @@ async fn in_session(inner: &Arc<Inner>, job: Job, id: &str) -> Result<Completion
         .as_ref()
         .is_some_and(|kept| inner.sessions().has_expired(kept.created(), Instant::now()))
     {
-        sessions::log_dropped(id, Dropped::Lifetime);
+        inner.sessions().dropped(id, Dropped::Lifetime);
         *slot = None;
     }
     let end = in_call(inner, &mut slot, job).await;
     if !end.reusable {
-        tracing::warn!(
-            session_id = id,
-            "session instance dropped after the failure; the session's next invocation starts \
-             in a fresh instance"
-        );
+        inner.sessions().dropped(id, Dropped::Failure);
     }
     drop(slot);
     drop(entry);
@@ -113,16 +113,44 @@ async fn in_call(inner: &Arc<Inner>, slot: &mut Option<Instance>, job: Job) -> C
         deadline,
         events,
         cancel,
+        usage,
         ..
     } = job;
     let context = run::guest_context(&invocation.context, &deadline);
-    let origin = Arc::new(invocation.context);
+    let mut origin = invocation.context;
+    let span = ChildSpan::enter(&mut origin.trace, "invoke");
+    let origin = Arc::new(origin);
     let call = Call::new(origin.clone(), deadline, Some(events));
     let work = Work::Invoke(&invocation.payload);
     let mut end = run::call(inner, slot, call, work, &context, &cancel).await;
+    usage.set(end.usage);
+    if let Some(span) = span {
+        end_span(span, &end);
+    }
     let scheduled = std::mem::take(&mut end.call.scheduled);
     start_background(inner, scheduled, &origin, end.reusable);
     end
+}
+
+/// Ends the span of a guest call with what the call used and, if it failed, why.
+fn end_span(span: ChildSpan, end: &CallEnd) {
+    let usage = end.usage;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    span.set(KeyValue::new(
+        "wasm_agent.peak_memory_bytes",
+        count(usage.peak_memory),
+    ));
+    span.set(KeyValue::new(
+        "wasm_agent.outbound_requests",
+        i64::from(usage.outbound_requests),
+    ));
+    if let Some(fuel) = usage.fuel_used {
+        span.set(KeyValue::new("wasm_agent.fuel_used", count(fuel)));
+    }
+    if let Err(error) = &end.outcome {
+        span.fail(error.kind(), error.diagnostic());
+    }
+    span.end();
 }
 
 /// Starts the background work a call scheduled, each in an instance of its own, if the call

@@ -57,6 +57,8 @@ impl MemoryBudget {
 pub(crate) struct MemoryLimiter {
     limit: u64,
     used: u64,
+    /// The most `used` has been since the call in progress began.
+    peak: u64,
     denied: Option<Denial>,
     budget: Option<Arc<MemoryBudget>>,
 }
@@ -76,6 +78,7 @@ impl MemoryLimiter {
         Self {
             limit,
             used: 0,
+            peak: 0,
             denied: None,
             budget,
         }
@@ -93,10 +96,16 @@ impl MemoryLimiter {
         self.denied
     }
 
-    /// Forgets a refusal the guest survived, at the start of a call into a kept instance, so
-    /// that it does not decide how a later failure is classified.
-    pub(crate) fn forget_denial(&mut self) {
+    /// Starts a call: forgets a refusal the guest survived in a kept instance, so that it does
+    /// not decide how a later failure is classified, and measures the call's peak afresh.
+    pub(crate) fn begin_call(&mut self) {
         self.denied = None;
+        self.peak = self.used;
+    }
+
+    /// The most linear memory the instance has held since the call began, in bytes.
+    pub(crate) fn peak(&self) -> u64 {
+        self.peak
     }
 }
 
@@ -119,7 +128,10 @@ impl ResourceLimiter for MemoryLimiter {
             }
         };
         match denial {
-            None => self.used += growth,
+            None => {
+                self.used += growth;
+                self.peak = self.peak.max(self.used);
+            }
             Some(_) => self.denied = self.denied.or(denial),
         }
         Ok(denial.is_none())

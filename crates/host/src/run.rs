@@ -14,7 +14,7 @@ use crate::config::STOP_GRACE;
 use crate::error::InvokeError;
 use crate::inner::Inner;
 use crate::instance::Instance;
-use crate::invocation::{Completion, Context, Deadline};
+use crate::invocation::{Completion, Context, Deadline, Usage};
 use crate::state::{Call, InvocationState};
 
 /// What a call asks of an instance.
@@ -35,6 +35,8 @@ pub(crate) struct CallEnd {
     /// False after a trap, a timeout or a cut-off: its instance is in no state to be entered
     /// again, and was dropped.
     pub reusable: bool,
+    /// What the call used.
+    pub usage: Usage,
 }
 
 /// Runs one call in `slot`'s instance, creating one if it holds none. On return, `slot` holds
@@ -54,7 +56,7 @@ pub(crate) async fn call(
     };
     let state = store.data_mut();
     state.begin(call, cancel);
-    state.limiter.forget_denial();
+    state.limiter.begin_call();
     if let Some(fuel) = inner.config().fuel
         && let Err(error) = store.set_fuel(fuel)
     {
@@ -63,6 +65,7 @@ pub(crate) async fn call(
             outcome: Err(InvokeError::Internal(format!("{error:#}"))),
             call,
             reusable: false,
+            usage: Usage::default(),
         };
     }
     store.set_epoch_deadline(1);
@@ -88,6 +91,14 @@ pub(crate) async fn call(
         inner.is_stopping(),
     );
     let call = store.data_mut().end();
+    let usage = Usage {
+        fuel_used: inner
+            .config()
+            .fuel
+            .map(|fuel| fuel.saturating_sub(store.get_fuel().unwrap_or(0))),
+        peak_memory: store.data().limiter.peak(),
+        outbound_requests: call.outbound_requests,
+    };
     if reusable && let Some(instance) = live {
         *slot = Some(Instance {
             store,
@@ -99,6 +110,7 @@ pub(crate) async fn call(
         outcome,
         call,
         reusable,
+        usage,
     }
 }
 

@@ -1,9 +1,10 @@
 //! Session-scoped instances: one per session id, kept between the session's invocations so its
 //! globals (a conversation) persist, entered by one invocation at a time in arrival order, and
-//! dropped when idle, too old, pushed out by newer sessions, or broken by a failure.
+//! dropped when idle, too old, pushed out by newer sessions, or broken by a failure; each drop
+//! is logged and counted by its cause.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,45 @@ pub(crate) struct Sessions {
     queue: usize,
     idle_timeout: Duration,
     max_lifetime: Duration,
+    dropped: DropCounts,
+}
+
+/// Session instances dropped, one count for each cause.
+#[derive(Debug, Default)]
+struct DropCounts {
+    idle: AtomicU64,
+    lifetime: AtomicU64,
+    evicted: AtomicU64,
+    memory: AtomicU64,
+    failure: AtomicU64,
+}
+
+impl DropCounts {
+    fn of(&self, why: Dropped) -> &AtomicU64 {
+        match why {
+            Dropped::Idle => &self.idle,
+            Dropped::Lifetime => &self.lifetime,
+            Dropped::Evicted => &self.evicted,
+            Dropped::Memory => &self.memory,
+            Dropped::Failure => &self.failure,
+        }
+    }
+}
+
+/// Session instances dropped since the host started, by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionEvictions {
+    /// Idle for the idle timeout.
+    pub idle: u64,
+    /// Past the maximum lifetime.
+    pub lifetime: u64,
+    /// The least recently used, to make room for a new session past the maximum.
+    pub capacity: u64,
+    /// The least recently used, to make room in the memory budget.
+    pub memory: u64,
+    /// After an invocation in it failed (a trap, a timeout, a limit), which may have left it
+    /// broken.
+    pub failure: u64,
 }
 
 /// One session: its instance, if it has one, behind a lock that queues its invocations fairly.
@@ -43,13 +83,14 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Why a session's instance was dropped, for the log.
+/// Why a session's instance was dropped, for the log and the counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dropped {
     Idle,
     Lifetime,
     Evicted,
     Memory,
+    Failure,
 }
 
 impl Dropped {
@@ -59,6 +100,10 @@ impl Dropped {
             Self::Lifetime => "maximum lifetime",
             Self::Evicted => "least recently used, to make room for a new session",
             Self::Memory => "least recently used, to make room in the memory budget",
+            Self::Failure => {
+                "an invocation in it failed; the session's next invocation starts in a fresh \
+                 instance"
+            }
         }
     }
 }
@@ -97,6 +142,7 @@ impl Sessions {
             queue: config.session_queue,
             idle_timeout: config.session_idle_timeout,
             max_lifetime: config.session_max_lifetime,
+            dropped: DropCounts::default(),
         }
     }
 
@@ -140,7 +186,7 @@ impl Sessions {
         };
         // Dropped outside the lock: returning an instance to the pool takes a few microseconds.
         if let Some((victim, instance)) = evicted {
-            log_dropped(&victim, Dropped::Evicted);
+            self.dropped(&victim, Dropped::Evicted);
             drop(instance);
         }
         Ok(entry)
@@ -178,7 +224,7 @@ impl Sessions {
         let count = dropped.len();
         for (id, why, instance) in dropped {
             if instance.is_some() {
-                log_dropped(&id, why);
+                self.dropped(&id, why);
             }
         }
         count
@@ -192,7 +238,7 @@ impl Sessions {
             let Some((victim, instance)) = evict_lru(&mut self.lock(), true) else {
                 break;
             };
-            log_dropped(&victim, Dropped::Memory);
+            self.dropped(&victim, Dropped::Memory);
             drop(instance);
             dropped += 1;
         }
@@ -207,6 +253,30 @@ impl Sessions {
     /// Sessions that exist (with or without an instance).
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Logs and counts the instance of session `id` dropped for `why`: at WARN after a
+    /// failure, which loses the session's state.
+    pub(crate) fn dropped(&self, id: &str, why: Dropped) {
+        self.dropped.of(why).fetch_add(1, Ordering::Relaxed);
+        let reason = why.reason();
+        if why == Dropped::Failure {
+            tracing::warn!(session_id = id, reason, "session instance dropped");
+        } else {
+            tracing::info!(session_id = id, reason, "session instance dropped");
+        }
+    }
+
+    /// Session instances dropped since the host started, by cause.
+    pub(crate) fn evictions(&self) -> SessionEvictions {
+        let count = |why: Dropped| self.dropped.of(why).load(Ordering::Relaxed);
+        SessionEvictions {
+            idle: count(Dropped::Idle),
+            lifetime: count(Dropped::Lifetime),
+            capacity: count(Dropped::Evicted),
+            memory: count(Dropped::Memory),
+            failure: count(Dropped::Failure),
+        }
     }
 
     /// How often the reaper should look: often enough to drop a session soon after its timeout.
@@ -254,14 +324,6 @@ fn evict_lru(
     Some((victim, instance))
 }
 
-pub(crate) fn log_dropped(id: &str, why: Dropped) {
-    tracing::info!(
-        session_id = id,
-        reason = why.reason(),
-        "session instance dropped"
-    );
-}
-
 /// Drops expired sessions, and idle ones while the memory budget is nearly full, until `stop`
 /// is cancelled (when the host is dropped).
 pub(crate) async fn reap(
@@ -281,5 +343,40 @@ pub(crate) async fn reap(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each drop is counted under its own cause; a session reaped with no instance drops none
+    /// and is not counted.
+    #[test]
+    fn drops_are_counted_by_cause() -> Result<(), InvokeError> {
+        let sessions = Sessions::new(&HostConfig::default());
+        for why in [
+            Dropped::Idle,
+            Dropped::Idle,
+            Dropped::Lifetime,
+            Dropped::Evicted,
+            Dropped::Memory,
+            Dropped::Failure,
+        ] {
+            sessions.dropped("s", why);
+        }
+        drop(sessions.enter("never-ran")?);
+        assert_eq!(sessions.len(), 1);
+        let later = Instant::now() + HostConfig::default().session_idle_timeout;
+        assert_eq!(sessions.reap(later), 1);
+        let counted = SessionEvictions {
+            idle: 2,
+            lifetime: 1,
+            capacity: 1,
+            memory: 1,
+            failure: 1,
+        };
+        assert_eq!(sessions.evictions(), counted);
+        Ok(())
     }
 }

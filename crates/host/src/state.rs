@@ -60,6 +60,8 @@ pub(crate) struct Call {
     pub reply_head: Option<ReplyHead>,
     /// Whether the guest has emitted an event (a stream's head is fixed).
     pub has_emitted: bool,
+    /// Outbound requests the call made, counted when it ends.
+    pub outbound_requests: u32,
 }
 
 impl Call {
@@ -80,6 +82,7 @@ impl Call {
             deadline_hit: false,
             reply_head: None,
             has_emitted: false,
+            outbound_requests: 0,
         }
     }
 
@@ -134,8 +137,10 @@ impl InvocationState {
 
     /// Ends the call in progress and hands back its state; its event channel closes with it.
     pub(crate) fn end(&mut self) -> Call {
-        self.outbound.end();
-        std::mem::replace(&mut self.call, Call::idle())
+        let requests = self.outbound.end();
+        let mut call = std::mem::replace(&mut self.call, Call::idle());
+        call.outbound_requests = requests;
+        call
     }
 }
 

@@ -153,6 +153,7 @@ impl LineWriter {
             tracing::warn!(
                 target: "guest",
                 request_id = %self.log.scope.invocation().request_id,
+                session_id = self.log.scope.invocation().session_id.as_deref().map(tracing::field::display),
                 stream = self.log.stream,
                 "guest output over the log budget; the rest is dropped"
             );
@@ -169,9 +170,11 @@ impl LineWriter {
             self.line.clear();
             return;
         }
+        let invocation = self.log.scope.invocation();
         tracing::info!(
             target: "guest",
-            request_id = %self.log.scope.invocation().request_id,
+            request_id = %invocation.request_id,
+            session_id = invocation.session_id.as_deref().map(tracing::field::display),
             stream = self.log.stream,
             "{text}"
         );

@@ -1,4 +1,5 @@
-//! The async tasks guests register: while any is open, `/ping` reports `HealthyBusy`.
+//! The async tasks guests register: while any is open, `/ping` reports `HealthyBusy`. Background
+//! runs hold one each, and are counted here as they are scheduled and end.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -17,6 +18,25 @@ pub struct AsyncTasks {
     count: AtomicUsize,
     next: AtomicU64,
     ids: RandomState,
+    scheduled: AtomicU64,
+    ended: AtomicU64,
+}
+
+/// Background runs counted since the host started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BackgroundRuns {
+    /// Runs a guest scheduled.
+    pub scheduled: u64,
+    /// Runs that ended: returned, failed, or dropped before they started because the
+    /// invocation that scheduled them did not return.
+    pub ended: u64,
+}
+
+impl BackgroundRuns {
+    /// Runs scheduled or running now.
+    pub fn in_progress(&self) -> u64 {
+        self.scheduled.saturating_sub(self.ended)
+    }
 }
 
 #[derive(Debug)]
@@ -97,6 +117,16 @@ impl AsyncTasks {
     /// Whether any task is open; lock-free.
     pub fn is_busy(&self) -> bool {
         self.open_count() > 0
+    }
+
+    /// Background runs counted since the host started. The ended count is read first, so a
+    /// run that ends meanwhile is never counted ended without having been scheduled.
+    pub fn background_runs(&self) -> BackgroundRuns {
+        let ended = self.ended.load(Ordering::Acquire);
+        BackgroundRuns {
+            scheduled: self.scheduled.load(Ordering::Acquire),
+            ended,
+        }
     }
 
     /// The open tasks, oldest first.
@@ -189,7 +219,8 @@ impl Drop for TaskScope {
     }
 }
 
-/// A task the host opened itself (for background work), completed when dropped.
+/// A task the host opened itself for a background run, completed when dropped, which ends
+/// the run.
 #[derive(Debug)]
 pub(crate) struct TrackedTask {
     registry: Arc<AsyncTasks>,
@@ -199,6 +230,7 @@ pub(crate) struct TrackedTask {
 impl TrackedTask {
     /// Opens a task named `name` in `registry`.
     pub(crate) fn open(registry: &Arc<AsyncTasks>, name: String) -> Self {
+        registry.scheduled.fetch_add(1, Ordering::AcqRel);
         Self {
             registry: registry.clone(),
             id: registry.add(name, None),
@@ -214,6 +246,7 @@ impl TrackedTask {
 impl Drop for TrackedTask {
     fn drop(&mut self) {
         self.registry.complete(self.id);
+        self.registry.ended.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -249,5 +282,20 @@ mod tests {
         drop(scope);
         let left: Vec<_> = tasks.snapshot().into_iter().map(|t| t.id).collect();
         assert_eq!(left, vec![other]);
+    }
+
+    /// A background run's task counts the run scheduled while it is open and ended once it is
+    /// dropped.
+    #[test]
+    fn background_runs_are_counted_from_scheduled_to_ended() {
+        let tasks = AsyncTasks::new();
+        let first = TrackedTask::open(&tasks, "background:a".into());
+        let second = TrackedTask::open(&tasks, "background:b".into());
+        drop(first);
+        let runs = tasks.background_runs();
+        assert_eq!((runs.scheduled, runs.ended, runs.in_progress()), (2, 1, 1));
+        drop(second);
+        assert_eq!(tasks.background_runs().in_progress(), 0);
+        assert!(!tasks.is_busy());
     }
 }

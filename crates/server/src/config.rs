@@ -4,8 +4,9 @@ use std::time::Duration;
 
 /// The largest request body: AgentCore's payload limit.
 pub const DEFAULT_MAX_PAYLOAD: usize = 100 * 1000 * 1000;
-/// Time to the reply or the first event: AgentCore's request timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Time to the reply or the first event: AgentCore's request timeout, defined beside the
+/// host's `Invocation`, whose builder uses it too.
+pub use wasm_agent_host::config::DEFAULT_TIMEOUT;
 /// Time for a whole streamed reply: AgentCore's streaming limit.
 pub const DEFAULT_STREAM_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Time in-flight invocations get to finish after SIGTERM: AgentCore gives a stopping session
@@ -66,6 +67,10 @@ pub struct ServerConfig {
     pub keep_alive_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Where `/metrics` is served: `None` on the main port, or the address of a listener of its
+    /// own (which the binary binds and serves with [`serve_metrics`](crate::serve_metrics)),
+    /// in which case the main port answers it 404.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +86,7 @@ impl Default for ServerConfig {
             body_min_rate: DEFAULT_BODY_MIN_RATE,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            metrics_addr: None,
         }
     }
 }

@@ -33,7 +33,7 @@ pub(crate) struct Shared {
     pub router: Router,
     pub http: auto::Builder<TokioExecutor>,
     pub timeouts: Timeouts,
-    pub counts: Counts,
+    pub counts: Arc<Counts>,
 }
 
 /// Serves `stream` until the client closes it, its watchdog expires, or the server drains

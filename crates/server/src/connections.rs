@@ -11,11 +11,10 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
-use crate::config::ServerConfig;
 use crate::connection::{self, Shared};
-use crate::counts::Counts;
+use crate::state::AppState;
 use crate::watchdog::Timeouts;
 
 /// How long the accept loop waits after an error that is not one connection's (out of file
@@ -33,15 +32,15 @@ const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub(crate) struct Connections {
     shared: Arc<Shared>,
-    slots: Arc<Semaphore>,
-    max: usize,
     // Each connection task holds a receiver, so the channel counts them; true means drain.
     draining: watch::Sender<bool>,
 }
 
 impl Connections {
-    /// Connections served by `router` under the limits in `config`.
-    pub(crate) fn new(router: Router, config: &ServerConfig) -> Self {
+    /// Connections served by `router` under the limits in `state`'s config, counted in the
+    /// state's connection counts.
+    pub(crate) fn new(router: Router, state: &AppState) -> Self {
+        let config = state.config();
         let mut http = auto::Builder::new(TokioExecutor::new());
         // hyper's header timeout is replaced by the connection's watchdog (see there why); it
         // is on by default once a timer is set, so it is turned off by name.
@@ -60,12 +59,10 @@ impl Connections {
                 header: config.header_timeout,
                 keep_alive: config.keep_alive_timeout,
             },
-            counts: Counts::default(),
+            counts: state.connection_counts().clone(),
         };
         Self {
             shared: Arc::new(shared),
-            slots: Arc::new(Semaphore::new(config.max_connections)),
-            max: config.max_connections,
             draining: watch::Sender::new(false),
         }
     }
@@ -77,6 +74,7 @@ impl Connections {
     /// queue with the server's state unknown.
     pub(crate) async fn accept(&self, listener: TcpListener) -> Infallible {
         let mut burst = Burst::default();
+        let counts = &self.shared.counts;
         loop {
             let stream = match listener.accept().await {
                 Ok((stream, _)) => stream,
@@ -87,11 +85,11 @@ impl Connections {
                     continue;
                 }
             };
-            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-                self.shared.counts.refused.fetch_add(1, Ordering::Relaxed);
+            let Ok(slot) = counts.slots.clone().try_acquire_owned() else {
+                counts.refused.fetch_add(1, Ordering::Relaxed);
                 if burst.refuse() {
                     tracing::warn!(
-                        max_connections = self.max,
+                        max_connections = counts.max,
                         "connection limit reached: new connections are closed until some end"
                     );
                 }
@@ -105,7 +103,7 @@ impl Connections {
                     "connection limit cleared: accepting connections again"
                 );
             }
-            self.shared.counts.accepted.fetch_add(1, Ordering::Relaxed);
+            counts.accepted.fetch_add(1, Ordering::Relaxed);
             // Each event is its own write: Nagle's algorithm would hold small SSE frames back.
             let _ = stream.set_nodelay(true);
             tokio::spawn(connection::serve(

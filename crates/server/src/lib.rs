@@ -14,7 +14,11 @@
 //! - `payload`: reading a request body within the payload limit and the minimum rate, and
 //!   having the host check it;
 //! - `stream`: the SSE body of a streaming reply;
-//! - `invocation_log`: the one log line each invocation ends with, however it ends;
+//! - `invocation_log`: the one log line each invocation ends with, however it ends, and the
+//!   record of it that its metrics and span take;
+//! - `metrics`: the Prometheus metrics served on `/metrics`;
+//! - `trace`: an invocation's OpenTelemetry span, continuing the caller's trace, and
+//!   [`enable_traces`], which turns them on;
 //! - `error`: [`ApiError`], the one place an HTTP status is decided, and what outcome an
 //!   invocation that fails with it is logged with;
 //! - `listen`: [`listen`], the listening socket with a backlog for bursts, and
@@ -22,7 +26,8 @@
 //! - `connections`: the accept loop, the limit on connections, and their drain at shutdown;
 //! - `connection`: one connection served by hyper (HTTP/1.1, h2c, upgrades), with its slot
 //!   under the limit;
-//! - `counts`: what became of the connections, for the log at shutdown;
+//! - `counts`: the connections' slots under the limit and what became of them, for the log
+//!   at shutdown and the metrics;
 //! - `watchdog`: when a connection is closed because its client is slow to send a head, or
 //!   has gone idle;
 //! - `serve`: [`serve`], with graceful shutdown;
@@ -36,19 +41,22 @@ mod counts;
 mod error;
 mod invocation_log;
 mod listen;
+mod metrics;
 mod payload;
 mod routes;
 mod serve;
 mod state;
 mod stats;
 mod stream;
+mod trace;
 mod watchdog;
 mod websockets;
 
 pub use config::ServerConfig;
 pub use error::ApiError;
 pub use listen::{LISTEN_BACKLOG, listen, raise_open_files_limit};
-pub use routes::router;
-pub use serve::serve;
+pub use routes::{metrics_router, router};
+pub use serve::{serve, serve_metrics};
 pub use state::AppState;
 pub use stats::Stats;
+pub use trace::enable_traces;

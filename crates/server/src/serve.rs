@@ -25,7 +25,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let connections = Connections::new(app, state.config());
+    let connections = Connections::new(app, &state);
     tokio::select! {
         never = connections.accept(listener) => match never {},
         () = shutdown => {}
@@ -49,4 +49,10 @@ pub async fn serve(
         let _ = tokio::time::timeout(STOP_DRAIN, connections.drain()).await;
     }
     connections.log_counts();
+}
+
+/// Serves `/metrics` alone on `listener` (`--metrics-addr`) for as long as the process runs:
+/// a scraper is answered during shutdown too, so the last counts can be read.
+pub async fn serve_metrics(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, crate::routes::metrics_router(state)).await
 }

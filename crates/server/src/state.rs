@@ -8,10 +8,12 @@ use wasm_agent_contract::{PingClock, PingStatus};
 use wasm_agent_host::{GuestStatus, Host};
 
 use crate::config::ServerConfig;
+use crate::counts::Counts;
+use crate::metrics::Metrics;
 use crate::websockets::WebSockets;
 
-/// The server's shared state: the host, the limits, the ping clock and the open WebSocket
-/// connections.
+/// The server's shared state: the host, the limits, the ping clock, the open WebSocket
+/// connections, the connections' counts and the metrics.
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Shared>,
@@ -23,6 +25,8 @@ struct Shared {
     config: ServerConfig,
     ping: PingClock,
     websockets: WebSockets,
+    connections: Arc<Counts>,
+    metrics: Metrics,
     // The status a debug action forced: 0 none, 1 Healthy, 2 HealthyBusy.
     forced: AtomicU8,
 }
@@ -30,12 +34,15 @@ struct Shared {
 impl AppState {
     /// State for serving `host` with `config`.
     pub fn new(host: Host, config: ServerConfig) -> Self {
+        let connections = Arc::new(Counts::new(config.max_connections));
         Self {
             inner: Arc::new(Shared {
                 host,
                 config,
                 ping: PingClock::default(),
                 websockets: WebSockets::default(),
+                connections,
+                metrics: Metrics::default(),
                 forced: AtomicU8::new(0),
             }),
         }
@@ -54,6 +61,16 @@ impl AppState {
     /// The open WebSocket connections, which shutdown closes.
     pub(crate) fn websockets(&self) -> &WebSockets {
         &self.inner.websockets
+    }
+
+    /// The connections' slots under the limit, and what became of them.
+    pub(crate) fn connection_counts(&self) -> &Arc<Counts> {
+        &self.inner.connections
+    }
+
+    /// The server's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The status `/ping` reports now: forced by a debug action, else set by a guest, else

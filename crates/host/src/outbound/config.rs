@@ -22,6 +22,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
 pub const DEFAULT_MAX_REQUESTS: u32 = 1000;
 /// Requests one instance may have in flight at once: parallel tool calls, not a flood.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 32;
+/// Threads that run outbound connections: 0, one per four cores (at least one), since TLS and
+/// relaying bodies cost little beside the guests that wait on them.
+pub const DEFAULT_THREADS: usize = 0;
 /// Bytes of a request body the host buffers to sign it (SigV4 signs a hash of the body).
 pub const DEFAULT_MAX_SIGNED_BODY: usize = 32 << 20;
 
@@ -65,7 +68,7 @@ impl Default for OutboundConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_requests: DEFAULT_MAX_REQUESTS,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            threads: 0,
+            threads: DEFAULT_THREADS,
             extra_roots: Vec::new(),
         }
     }

@@ -9,6 +9,7 @@ use http::header::{CONTENT_LENGTH, HOST, HeaderValue};
 use http::request::Parts;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use opentelemetry::KeyValue;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use wasmtime_wasi_http::{Error, WasiBody};
@@ -23,6 +24,7 @@ use super::log::{Ending, RequestLog};
 use super::rules::default_port;
 use super::sigv4;
 use crate::invocation::Deadline;
+use crate::trace::ChildSpan;
 
 /// Everything decided about a request before it leaves the instance.
 #[derive(Debug)]
@@ -42,6 +44,38 @@ pub(crate) struct Plan {
     /// The instance's in-flight slot, held until the body has been relayed (dropped with the
     /// plan).
     pub _slot: OwnedSemaphorePermit,
+    /// Its span, if the invocation is traced: ended with the plan, as its log line is written.
+    pub span: Option<ChildSpan>,
+}
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        let Some(span) = self.span.take() else {
+            return;
+        };
+        if let Some(status) = self.log.status {
+            span.set(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
+        }
+        let (outcome, error) = match &self.log.ending {
+            Ending::Completed => ("completed", None),
+            Ending::DroppedByGuest => ("dropped_by_guest", None),
+            Ending::Abandoned => ("abandoned", Some("the guest or its instance dropped it")),
+            Ending::Denied(why) => ("denied", Some(why.as_str())),
+            Ending::Failed(why) => ("failed", Some(why.as_str())),
+        };
+        span.set(KeyValue::new("wasm_agent.outcome", outcome));
+        match (error, self.log.status) {
+            (Some(why), _) => span.fail(outcome, why.to_owned()),
+            // An error status is the request's failure, for a client span, even when the
+            // body was relayed whole.
+            (None, Some(status)) if status >= 400 => span.fail(status.to_string(), String::new()),
+            (None, _) => {}
+        }
+        span.end();
+    }
 }
 
 /// Why a request failed: the code the guest gets, and what the log says.
@@ -134,6 +168,10 @@ impl Outbound {
         let client = self.client.as_ref().ok_or(Error::HttpRequestDenied)?;
         let (mut parts, body) = request.into_parts();
         set_host(&mut parts);
+        // Before signing, so that the signature covers the trace headers as they are sent.
+        if let Some(span) = &plan.span {
+            span.inject(&mut parts.headers);
+        }
         let body = match &plan.credential {
             Some(Credential::SigV4 { service, region }) => {
                 self.sign(&mut parts, body, service, region).await?

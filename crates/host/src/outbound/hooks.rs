@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
+use opentelemetry::KeyValue;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
@@ -16,6 +17,7 @@ use super::exchange::Plan;
 use super::log::{RequestLog, Target};
 use super::rules::{Destination, default_port};
 use crate::invocation::{Context, Deadline};
+use crate::trace::ChildSpan;
 
 /// The outbound state of one instance.
 #[derive(Debug)]
@@ -71,7 +73,7 @@ impl OutboundHooks {
         deadline: Deadline,
         cancel: &CancellationToken,
     ) {
-        self.end();
+        let _ = self.end();
         self.call = Some(CallScope {
             context,
             deadline,
@@ -82,11 +84,15 @@ impl OutboundHooks {
     }
 
     /// Ends the call in progress: requests it left open end with it, so that none outlives
-    /// the invocation it was made for.
-    pub(crate) fn end(&mut self) {
-        if let Some(ended) = self.call.take().and_then(|call| call.requests_end) {
+    /// the invocation it was made for. Returns how many requests the call made.
+    pub(crate) fn end(&mut self) -> u32 {
+        let Some(call) = self.call.take() else {
+            return 0;
+        };
+        if let Some(ended) = call.requests_end {
             ended.cancel();
         }
+        call.requests
     }
 
     /// Checks a request against the rules and limits, and plans it.
@@ -132,7 +138,7 @@ impl OutboundHooks {
         };
         call.requests += 1;
         if call.requests > config.max_requests {
-            self.outbound.stats.count_failure();
+            self.outbound.stats.count_failure(None);
             tracing::warn!(
                 request_id = %target.request_id,
                 limit = config.max_requests,
@@ -157,7 +163,7 @@ impl OutboundHooks {
             .in_flight
             .get_or_insert_with(|| Arc::new(Semaphore::new(max_in_flight)));
         let Ok(slot) = in_flight.clone().try_acquire_owned() else {
-            self.outbound.stats.count_failure();
+            self.outbound.stats.count_failure(Some(&target.host));
             tracing::warn!(
                 request_id = %target.request_id,
                 limit = config.max_in_flight,
@@ -178,6 +184,11 @@ impl OutboundHooks {
                 .get_or_insert_with(|| call.invocation.child_token())
                 .clone(),
             _slot: slot,
+            span: call
+                .context
+                .trace
+                .as_ref()
+                .map(|parent| ChildSpan::outbound(parent, request)),
             log: RequestLog::start(self.outbound.clone(), target),
         })
     }
@@ -200,12 +211,24 @@ impl WasiHttpHooks for OutboundHooks {
                     Ok((response, io))
                 })
             }
-            // The refusal is given once the body is read, so the guest sees it rather than a
-            // broken pipe.
-            Err(error) => Box::new(async move {
-                drain(request.into_body()).await;
-                Err(error)
-            }),
+            Err(error) => {
+                let trace = self
+                    .call
+                    .as_ref()
+                    .and_then(|call| call.context.trace.as_ref());
+                if let Some(parent) = trace {
+                    let span = ChildSpan::outbound(parent, &request);
+                    span.set(KeyValue::new("wasm_agent.outcome", "refused"));
+                    span.fail("refused", error.to_string());
+                    span.end();
+                }
+                // The refusal is given once the body is read, so the guest sees it rather than
+                // a broken pipe.
+                Box::new(async move {
+                    drain(request.into_body()).await;
+                    Err(error)
+                })
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::Outbound;
+use super::stats::Outcome;
 
 /// What a log line says of a request: never its path, query or headers, which may carry
 /// secrets or personal data.
@@ -80,11 +81,12 @@ impl Drop for RequestLog {
             Ending::Abandoned => (false, Some("the guest or its instance dropped the request")),
             Ending::Denied(why) | Ending::Failed(why) => (false, Some(why.as_str())),
         };
-        match &self.ending {
-            Ending::Denied(_) => stats.count_denied(),
-            _ if ok => stats.count_success(),
-            _ => stats.count_failure(),
-        }
+        let outcome = match &self.ending {
+            Ending::Denied(_) => Outcome::Denied,
+            _ if ok => Outcome::Completed,
+            _ => Outcome::Failed,
+        };
+        stats.count(Some(&target.host), outcome);
         if ok {
             tracing::info!(
                 request_id = %target.request_id,

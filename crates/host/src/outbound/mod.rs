@@ -16,7 +16,8 @@
 //! - `drain`: a request body the host will not or cannot send, read and dropped, so the guest
 //!   writing it sees the request's error;
 //! - `exchange`, `body`, `log`: one request's life on the outbound runtime, its relayed body,
-//!   and its one log line.
+//!   and its one log line;
+//! - `stats`: the requests counted by destination host and outcome.
 
 mod address;
 pub mod auth;
@@ -31,8 +32,7 @@ mod log;
 pub mod rules;
 pub mod secret;
 mod sigv4;
-
-use std::sync::atomic::{AtomicU64, Ordering};
+mod stats;
 
 pub use auth::{AuthRule, Credential};
 pub use aws::{AwsCredentialSource, AwsCredentials};
@@ -40,9 +40,13 @@ pub use config::OutboundConfig;
 pub(crate) use hooks::OutboundHooks;
 pub use rules::Rule;
 pub use secret::Secret;
+pub use stats::{
+    DestinationCounts, MAX_DESTINATIONS, NO_DESTINATION, OTHER_DESTINATIONS, OutboundSnapshot,
+};
 
 use aws::AwsCredentialProvider;
 use client::OutboundClient;
+use stats::OutboundStats;
 
 /// What every instance of a host shares for outbound HTTP.
 #[derive(Debug)]
@@ -88,6 +92,11 @@ impl Outbound {
     pub fn stats(&self) -> OutboundSnapshot {
         self.stats.snapshot()
     }
+
+    /// Counts of the requests guests made, by destination host.
+    pub fn destinations(&self) -> Vec<DestinationCounts> {
+        self.stats.destinations()
+    }
 }
 
 /// The certificates in a PEM file's text, each as DER; an error if it holds none or one is
@@ -103,55 +112,6 @@ pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         return Err("no certificate in it".into());
     }
     Ok(certificates)
-}
-
-/// Running counts of outbound requests, for the log and the metrics.
-#[derive(Debug, Default)]
-struct OutboundStats {
-    completed: AtomicU64,
-    failed: AtomicU64,
-    denied: AtomicU64,
-    bytes: AtomicU64,
-}
-
-/// Outbound requests counted since the host started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OutboundSnapshot {
-    /// Requests whose response was relayed whole.
-    pub completed: u64,
-    /// Requests that failed (timeouts, connection errors, limits).
-    pub failed: u64,
-    /// Requests a rule or an address check refused.
-    pub denied: u64,
-    /// Response body bytes relayed to guests.
-    pub bytes: u64,
-}
-
-impl OutboundStats {
-    fn count_success(&self) {
-        self.completed.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn count_failure(&self) {
-        self.failed.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn count_denied(&self) {
-        self.denied.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn count_bytes(&self, bytes: u64) {
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> OutboundSnapshot {
-        OutboundSnapshot {
-            completed: self.completed.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            denied: self.denied.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::debug;
 use crate::error::ApiError;
 use crate::invocation_log::InvocationLog;
 use crate::state::AppState;
+use crate::trace::InvocationSpan;
 use crate::{payload, stream};
 
 /// The request id header, which every reply carries so its log lines can be found.
@@ -24,10 +25,14 @@ pub(super) async fn invoke(
     request_headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let context = super::context(&request_headers);
+    let mut context = super::context(&request_headers);
     let request_id = context.request_id.clone();
-    let mut log = InvocationLog::start(&request_id, context.session_id.as_deref());
-    let mut response = match run(&state, context, body).await {
+    let span = InvocationSpan::start(&request_headers);
+    if let Some(span) = &span {
+        span.attach(&mut context);
+    }
+    let mut log = InvocationLog::start(&state, &request_id, context.session_id.as_deref(), span);
+    let mut response = match run(&state, context, body, &mut log).await {
         Ok(Reply::Whole(response)) => {
             log.set_status(response.status());
             log.completed();
@@ -59,7 +64,12 @@ enum Reply {
     Stream(Event, RunningInvocation),
 }
 
-async fn run(state: &AppState, context: Context, body: Body) -> Result<Reply, ApiError> {
+async fn run(
+    state: &AppState,
+    context: Context,
+    body: Body,
+    log: &mut InvocationLog,
+) -> Result<Reply, ApiError> {
     let payload = payload::read(state, body).await?;
     if let Some(reply) = debug::answer(state, &payload) {
         return Ok(Reply::Whole(reply));
@@ -73,6 +83,7 @@ async fn run(state: &AppState, context: Context, body: Body) -> Result<Reply, Ap
     };
     // Dropping `running` (the client went away) cancels the invocation.
     let mut running = state.host().invoke(invocation).await?;
+    log.set_usage(running.usage());
     match spin_then_wait(running.next_event(), SPIN).await {
         Some(first) => Ok(Reply::Stream(first, running)),
         None => Ok(Reply::Whole(reply(running.outcome().await?))),
