@@ -216,12 +216,13 @@ impl OutboundArgs {
 }
 
 /// Parses `NAME=VALUE`.
+/// The grant is not repeated in the error: a value may be a secret pasted by mistake.
 pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
+    const NOT_A_GRANT: &str = "a grant is not NAME=VALUE (its text is not repeated here, in \
+                               case it holds a secret)";
+    let (name, value) = text.split_once('=').ok_or(NOT_A_GRANT)?;
     if name.is_empty() || name.contains('\0') || value.contains('\0') {
-        return Err(format!("`{text}` is not NAME=VALUE"));
+        return Err(NOT_A_GRANT.to_owned());
     }
     Ok((name.to_owned(), value.to_owned()))
 }

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use tokio::net::TcpListener;
 use wasm_agent_host::{Host, HostConfig};
 use wasm_agent_server::{
     AppState, ServerConfig, listen, raise_open_files_limit, router, serve, serve_metrics,
@@ -103,7 +102,7 @@ pub(crate) fn run(settings: ServeSettings) -> Result<(), Failure> {
         tokio::spawn(log_stats_on_signal(state.clone())?);
         if let Some(listener) = metrics {
             eprintln!("metrics on http://{}", listener.local_addr()?);
-            tokio::spawn(serve_metrics_logged(listener, state.clone()));
+            tokio::spawn(serve_metrics(listener, state.clone()));
         }
         eprintln!("listening on http://{local}");
         serve(listener, router(state.clone()), state, shutdown_signal()).await;
@@ -127,13 +126,6 @@ fn control_threads(requested: usize) -> usize {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores / CORES_PER_CONTROL_THREAD).max(1)
-}
-
-/// Serves `/metrics` on its own listener, logging why if it ever stops.
-async fn serve_metrics_logged(listener: TcpListener, state: AppState) {
-    if let Err(error) = serve_metrics(listener, state).await {
-        tracing::error!(%error, "the /metrics listener failed");
-    }
 }
 
 /// Checks the settings against each other and builds the library configurations. An error

@@ -1,6 +1,7 @@
 //! `wasm-agent serve`'s flags. Each long flag `--x-y` has the variable `WASM_AGENT_X_Y` and is
-//! the key `x-y` of the config file (`settings`); defaults are the libraries' constants (see
-//! `limit_args` for how they reach clap).
+//! the key `x-y` of the config file (`settings`); defaults are the libraries' constants, and
+//! the binary's own below for what only the binary decides (address, port, control threads);
+//! `limit_args` says how they reach clap.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -48,8 +49,8 @@ pub(crate) struct ServeArgs {
 
     /// Print the settings in effect (flags over variables over the file over defaults) as
     /// TOML and exit, without loading the handler. The value of an --env grant whose name
-    /// contains KEY, TOKEN, SECRET, PASSWORD or CREDENTIAL, or that is a URL with credentials
-    /// (user@ or user:password@), prints as `***`.
+    /// contains KEY, TOKEN, SECRET, PASSWORD, PASSWD, PWD, CREDENTIAL, AUTH or PRIVATE, or
+    /// that is a URL with credentials (user@ or user:password@), prints as `***`.
     #[arg(long)]
     pub print_config: bool,
 

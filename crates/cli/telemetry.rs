@@ -196,7 +196,8 @@ impl Settings {
         }))
     }
 
-    /// The process's propagator: those named, in order (none at all writes and reads nothing).
+    /// The process's propagator: those named, in order (none at all writes and reads no W3C
+    /// header; the server still continues an `X-Amzn-Trace-Id`, which is AgentCore's own).
     fn propagator(&self) -> TextMapCompositePropagator {
         let propagators = self
             .propagators

@@ -96,7 +96,8 @@ fn locate(text: &str, error: &toml::de::Error, entries: &[Entry]) -> (String, St
         );
     }
     let value = &text[entry.value_span.clone()];
-    let setting = if value.len() <= QUOTED_VALUE && !value.contains('\n') {
+    // A guest's environment is where a secret pasted by mistake would be: never echoed.
+    let setting = if key != "env" && value.len() <= QUOTED_VALUE && !value.contains('\n') {
         format!("{key} = {value}")
     } else {
         key.clone()
@@ -186,7 +187,10 @@ mod tests {
                 "max-async-tasks = 0\n",
                 "max-async-tasks = 0: must be at least 1",
             ),
-            ("env = [\"NOEQUALS\"]\n", "line 1: env = [\"NOEQUALS\"]: "),
+            (
+                "env = [\"NOEQUALS\"]\n",
+                "line 1: env: a grant is not NAME=VALUE",
+            ),
             (
                 "instance-scope = \"pod\"\n",
                 "instance-scope = \"pod\": unknown variant",
@@ -201,5 +205,10 @@ mod tests {
             assert!(error.contains(says), "{text:?}: {error}");
             assert!(!error.contains('\n'), "{text:?}: one line: {error}");
         }
+        // A grant's text may be a secret pasted by mistake: never repeated.
+        let error = read_text("errors", "env = [\"sk-live-123\"]\n")
+            .err()
+            .unwrap_or_default();
+        assert!(!error.contains("sk-live-123"), "{error}");
     }
 }

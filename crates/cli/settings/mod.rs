@@ -28,7 +28,17 @@ use crate::serve_args::ServeArgs;
 /// What a masked value prints as.
 const MASK: &str = "***";
 /// Parts of a variable's name that say its value is a secret.
-const SECRET_NAMES: [&str; 5] = ["KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"];
+const SECRET_NAMES: [&str; 9] = [
+    "KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PWD",
+    "CREDENTIAL",
+    "AUTH",
+    "PRIVATE",
+];
 
 /// `serve`'s settings, every layer applied, and where each came from.
 #[derive(Debug)]

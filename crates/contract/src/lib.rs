@@ -26,6 +26,7 @@ pub mod json;
 pub mod outbound_rules;
 pub mod ping;
 pub mod sse;
+pub mod text;
 pub mod units;
 
 pub use headers::RequestContext;

@@ -108,11 +108,7 @@ impl HostImports for InvocationState {
     async fn report_panic(&mut self, message: String) -> wasmtime::Result<()> {
         let mut message = message;
         if message.len() > MAX_PANIC_MESSAGE {
-            let mut cut = MAX_PANIC_MESSAGE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
+            message = wasm_agent_contract::text::cut(message, MAX_PANIC_MESSAGE);
             message.push('…');
         }
         self.call.panic_message = Some(message);

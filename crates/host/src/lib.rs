@@ -85,5 +85,5 @@ pub use sessions::SessionEvictions;
 pub use shared::GuestStatus;
 pub use socket::{Message, RunningSocket, SocketInput};
 pub use tasks::{AsyncTasks, BackgroundRuns, TaskInfo};
-pub use trace::TraceParent;
+pub use trace::{MAX_STATUS_MESSAGE, TraceParent};
 pub use wasm_kind::WasmKind;

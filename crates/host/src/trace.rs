@@ -1,7 +1,9 @@
 //! The host's side of an invocation's trace. The caller puts a [`TraceParent`] in the
 //! invocation's context: the span it made for the invocation. The host hangs the guest call's
 //! span from it, and from that the span of each outbound request, whose context the request
-//! carries onward (`traceparent`, `tracestate`, `baggage`). An invocation without a parent makes
+//! carries onward (`traceparent`, `tracestate`; not the caller's `baggage`, which is the
+//! caller's to share and would reach every third party a guest calls). An invocation without a
+//! parent makes
 //! no span and touches no header, so a host whose caller does not trace pays one branch.
 //!
 //! Spans go to the process's tracer provider and headers are written by its propagator
@@ -62,9 +64,13 @@ static TRACER: LazyLock<BoxedTracer> = LazyLock::new(|| {
     opentelemetry::global::tracer_provider().tracer_with_scope(scope)
 });
 
+/// The most of a failure's message a span's status carries: enough to read the cause, while a
+/// guest's megabyte-long message would make a collector refuse the whole batch it is in.
+pub const MAX_STATUS_MESSAGE: usize = 1 << 10;
+
 /// The headers that carry a trace: the guest's are dropped where the host writes its own, so the
-/// next hop sees one trace, not a mix.
-const TRACE_HEADERS: [&str; 2] = ["traceparent", "tracestate"];
+/// next hop sees one trace, not a mix. Only the first two are written.
+const TRACE_HEADERS: [&str; 3] = ["traceparent", "tracestate", "x-amzn-trace-id"];
 
 /// A span the host started under a parent; it ends when [`end`](Self::end) is called or it is
 /// dropped.
@@ -96,10 +102,11 @@ impl ChildSpan {
         Some(span)
     }
 
-    /// The span of an outbound `request` under `parent`: a client span named for its method,
-    /// with its destination. The URL is recorded without its query, which may carry keys.
+    /// The span of an outbound `request` under `parent`: a client span named for its method
+    /// (`HTTP` for one outside HTTP's own, which a guest may make up at any length), with its
+    /// destination.
     pub(crate) fn outbound<B>(parent: &TraceParent, request: &http::Request<B>) -> Self {
-        let name = request.method().to_string();
+        let name = known_method(request.method()).unwrap_or("HTTP");
         Self::start(parent, name, SpanKind::Client, request_attributes(request))
     }
 
@@ -123,10 +130,12 @@ impl ChildSpan {
         self.0.span().set_attribute(attribute);
     }
 
-    /// Marks the span failed: `kind` is its `error.type`, `message` its status.
+    /// Marks the span failed: `kind` is its `error.type`, `message` its status, cut to
+    /// [`MAX_STATUS_MESSAGE`] (a guest's own failure message is as long as it likes).
     pub(crate) fn fail(&self, kind: impl Into<opentelemetry::Value>, message: String) {
         let span = self.0.span();
         span.set_attribute(KeyValue::new("error.type", kind));
+        let message = wasm_agent_contract::text::cut(message, MAX_STATUS_MESSAGE);
         span.set_status(Status::error(message));
     }
 
@@ -136,19 +145,51 @@ impl ChildSpan {
     }
 }
 
-/// What an outbound request's span says of it: method and destination, and the URL without
-/// its query (and without credentials, which the host refuses in a URL anyway).
+/// HTTP's own methods, the only ones a span is named for.
+fn known_method(method: &http::Method) -> Option<&'static str> {
+    use http::Method;
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ]
+    .into_iter()
+    .find(|known| known == method)
+    .map(|known| match known {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        _ => "CONNECT",
+    })
+}
+
+/// What an outbound request's span says of it: method and destination. The URL is the origin
+/// only, as the outbound log writes it: a path or a query may carry keys or personal data.
 fn request_attributes<B>(request: &http::Request<B>) -> Vec<KeyValue> {
     let uri = request.uri();
     let scheme = uri.scheme_str().unwrap_or("");
     let host = uri.host().unwrap_or("");
     let port = uri.port_u16();
     let url = match port {
-        Some(port) => format!("{scheme}://{host}:{port}{}", uri.path()),
-        None => format!("{scheme}://{host}{}", uri.path()),
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
     };
     let mut attributes = vec![
-        KeyValue::new("http.request.method", request.method().to_string()),
+        KeyValue::new(
+            "http.request.method",
+            known_method(request.method()).unwrap_or("_OTHER"),
+        ),
         KeyValue::new("server.address", host.to_owned()),
         KeyValue::new("url.scheme", scheme.to_owned()),
         KeyValue::new("url.full", url),
@@ -164,6 +205,10 @@ struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
+        // The process's propagator also writes `baggage`, which stays with the caller.
+        if !TRACE_HEADERS[..2].contains(&key) {
+            return;
+        }
         // A value a header cannot carry is left out rather than sent mangled.
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(key.as_bytes()),
@@ -211,7 +256,7 @@ mod tests {
     }
 
     /// The guest's trace headers are dropped even when the propagator writes nothing (none is
-    /// installed here), so a guest cannot pose as the host's span.
+    /// installed here), so a guest cannot pose as the host's span; its baggage is its own.
     #[test]
     fn the_guests_trace_headers_are_replaced() -> Result<(), http::Error> {
         let request = http::Request::builder()
@@ -221,6 +266,10 @@ mod tests {
                 "00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01",
             )
             .header("tracestate", "guest=1")
+            .header(
+                "x-amzn-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793",
+            )
             .header("baggage", "guest=1")
             .body(())?;
         let span = ChildSpan::outbound(&parent(7), &request);
@@ -228,14 +277,16 @@ mod tests {
         span.inject(&mut headers);
         assert!(headers.get("traceparent").is_none());
         assert!(headers.get("tracestate").is_none());
+        assert!(headers.get("x-amzn-trace-id").is_none());
         assert_eq!(headers["baggage"], "guest=1");
         span.end();
         Ok(())
     }
 
-    /// A request's span names its destination and path, never its query or userinfo.
+    /// A request's span names its origin, never its path, query or userinfo; a method outside
+    /// HTTP's own is not a span name.
     #[test]
-    fn the_url_is_recorded_without_its_query() -> Result<(), http::Error> {
+    fn the_url_is_recorded_as_its_origin() -> Result<(), http::Error> {
         let request = http::Request::builder()
             .method("POST")
             .uri("https://user:pw@api.example.com:8443/v1/chat?api_key=secret#frag")
@@ -249,7 +300,7 @@ mod tests {
         };
         assert_eq!(
             value("url.full").as_deref(),
-            Some("https://api.example.com:8443/v1/chat")
+            Some("https://api.example.com:8443")
         );
         assert_eq!(value("http.request.method").as_deref(), Some("POST"));
         assert_eq!(value("server.address").as_deref(), Some("api.example.com"));
@@ -259,6 +310,12 @@ mod tests {
                 .iter()
                 .all(|kv| !kv.value.to_string().contains("secret"))
         );
+        let made_up = http::Request::builder()
+            .method("FROBNICATE")
+            .uri("https://api.example.com/")
+            .body(())?;
+        assert_eq!(known_method(made_up.method()), None);
+        assert_eq!(known_method(request.method()), Some("POST"));
         Ok(())
     }
 }

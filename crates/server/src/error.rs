@@ -8,7 +8,7 @@ use wasm_agent_contract::{body, debug};
 use wasm_agent_host::InvokeError;
 
 use crate::config::RETRY_AFTER_SECS;
-use crate::invocation_log::Outcome;
+use crate::ended::Outcome;
 
 /// An error answered with a JSON body.
 #[derive(Debug, Error)]

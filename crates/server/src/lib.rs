@@ -10,13 +10,17 @@
 //!
 //! Modules:
 //! - [`config`]: the server's limits, with their defaults;
-//! - `routes`: one file per route, and [`router`] that builds them all;
+//! - `routes`: one file per route, [`router`] that builds them all, and the router of a
+//!   `/metrics` listener of its own;
 //! - `payload`: reading a request body within the payload limit and the minimum rate, and
 //!   having the host check it;
 //! - `stream`: the SSE body of a streaming reply;
-//! - `invocation_log`: the one log line each invocation ends with, however it ends, and the
-//!   record of it that its metrics and span take;
-//! - `metrics`: the Prometheus metrics served on `/metrics`;
+//! - `ended`: how an invocation ended, the one record its log line, metrics and span are
+//!   written from;
+//! - `invocation_log`: the one log line each invocation ends with, however it ends, which also
+//!   counts it in the metrics and ends its span;
+//! - `metrics`: the Prometheus metrics served on `/metrics`, the invocations counted as they
+//!   end and the levels read at each scrape;
 //! - `trace`: an invocation's OpenTelemetry span, continuing the caller's trace, and
 //!   [`enable_traces`], which turns them on;
 //! - `error`: [`ApiError`], the one place an HTTP status is decided, and what outcome an
@@ -30,14 +34,16 @@
 //!   at shutdown and the metrics;
 //! - `watchdog`: when a connection is closed because its client is slow to send a head, or
 //!   has gone idle;
-//! - `serve`: [`serve`], with graceful shutdown;
-//! - `stats`: [`Stats`], what the server holds now, for the `server stats` log line;
+//! - `serve`: [`serve`], with graceful shutdown, and [`serve_metrics`] for `--metrics-addr`;
+//! - `stats`: [`Stats`], what the server holds now, for the `server stats` log line and the
+//!   metrics;
 //! - `websockets`: the open WebSocket connections, so shutdown can close them.
 
 pub mod config;
 mod connection;
 mod connections;
 mod counts;
+mod ended;
 mod error;
 mod invocation_log;
 mod listen;
@@ -55,7 +61,7 @@ mod websockets;
 pub use config::ServerConfig;
 pub use error::ApiError;
 pub use listen::{LISTEN_BACKLOG, listen, raise_open_files_limit};
-pub use routes::{metrics_router, router};
+pub use routes::router;
 pub use serve::{serve, serve_metrics};
 pub use state::AppState;
 pub use stats::Stats;

@@ -51,8 +51,11 @@ pub async fn serve(
     connections.log_counts();
 }
 
-/// Serves `/metrics` alone on `listener` (`--metrics-addr`) for as long as the process runs:
-/// a scraper is answered during shutdown too, so the last counts can be read.
-pub async fn serve_metrics(listener: TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, crate::routes::metrics_router(state)).await
+/// Serves `/metrics` alone on `listener` (`--metrics-addr`) for as long as the process runs: a
+/// scraper is answered during shutdown too, so the last counts can be read. Its connections
+/// share the main port's limit, header and idle timeouts: a listener bound to every interface
+/// must not be a way around them.
+pub async fn serve_metrics(listener: TcpListener, state: AppState) {
+    let connections = Connections::new(crate::routes::metrics_router(state.clone()), &state);
+    match connections.accept(listener).await {}
 }

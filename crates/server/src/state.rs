@@ -10,6 +10,7 @@ use wasm_agent_host::{GuestStatus, Host};
 use crate::config::ServerConfig;
 use crate::counts::Counts;
 use crate::metrics::Metrics;
+use crate::stats::Stats;
 use crate::websockets::WebSockets;
 
 /// The server's shared state: the host, the limits, the ping clock, the open WebSocket
@@ -114,5 +115,23 @@ impl AppState {
             Some(PingStatus::HealthyBusy) => 2,
         };
         self.inner.forced.store(code, Ordering::Release);
+    }
+}
+
+impl AppState {
+    /// What the server holds now.
+    pub fn stats(&self) -> Stats {
+        let host = self.host();
+        let admitted = host.admitted();
+        Stats {
+            live_instances: host.live_instances(),
+            sessions: host.sessions(),
+            async_tasks: host.tasks().open_count(),
+            invocations_running: admitted.running,
+            invocations_waiting: admitted.waiting,
+            websockets: self.websockets().open_count(),
+            guest_memory: host.memory_in_use(),
+            pool_warm_bytes: host.pool_warm_bytes(),
+        }
     }
 }

@@ -2,8 +2,6 @@
 //! WebSockets), logged as one `server stats` line when the binary asks (at SIGUSR1), so an
 //! operator or a soak test can watch for leaks in a running process without a metrics endpoint.
 
-use crate::state::AppState;
-
 /// What the server holds now. Each count is read from an atomic or a short lock; none waits
 /// on a guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,24 +23,6 @@ pub struct Stats {
     pub guest_memory: Option<u64>,
     /// Bytes the instance pool keeps warm in slots no instance holds.
     pub pool_warm_bytes: Option<u64>,
-}
-
-impl AppState {
-    /// What the server holds now.
-    pub fn stats(&self) -> Stats {
-        let host = self.host();
-        let admitted = host.admitted();
-        Stats {
-            live_instances: host.live_instances(),
-            sessions: host.sessions(),
-            async_tasks: host.tasks().open_count(),
-            invocations_running: admitted.running,
-            invocations_waiting: admitted.waiting,
-            websockets: self.websockets().open_count(),
-            guest_memory: host.memory_in_use(),
-            pool_warm_bytes: host.pool_warm_bytes(),
-        }
-    }
 }
 
 impl Stats {

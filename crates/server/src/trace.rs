@@ -19,9 +19,9 @@ use opentelemetry::trace::{
     Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context as OtelContext, InstrumentationScope, KeyValue};
-use wasm_agent_host::{Context, TraceParent};
+use wasm_agent_host::{Context, MAX_STATUS_MESSAGE, TraceParent};
 
-use crate::invocation_log::{Ended, Outcome};
+use crate::ended::{Ended, Outcome};
 
 /// The tracer of invocation spans, once traces are on.
 static TRACER: OnceLock<BoxedTracer> = OnceLock::new();
@@ -89,8 +89,9 @@ impl InvocationSpan {
         let span = self.0.span();
         span.set_attributes(attributes(ended));
         if is_failure(ended) {
-            let message = ended.error.unwrap_or(ended.outcome.as_str());
-            span.set_status(Status::error(message.to_owned()));
+            let message = ended.error.unwrap_or(ended.outcome.as_str()).to_owned();
+            let message = wasm_agent_contract::text::cut(message, MAX_STATUS_MESSAGE);
+            span.set_status(Status::error(message));
         }
         span.end();
     }
@@ -155,7 +156,9 @@ fn caller_context(headers: &HeaderMap) -> OtelContext {
 /// The caller's span as `X-Amzn-Trace-Id` names it:
 /// `Root=1-{8 hex digits}-{24 hex digits};Parent={16 hex digits};Sampled={0|1|?}`, fields in
 /// any order, others ignored. Without a valid root and parent there is nothing to continue.
-/// `Sampled=?` (the caller left the choice) counts as sampled: the sampler still decides.
+/// `Sampled=?` (X-Ray leaves the choice downstream, and this is downstream) and a header
+/// without `Sampled` count as sampled, so a parent-based sampler records them: the choice is
+/// made here, in the caller's favour.
 fn amzn_trace_id(header: &str) -> Option<SpanContext> {
     let (mut root, mut parent, mut sampled) = (None, None, true);
     for field in header.split(';') {

@@ -212,9 +212,13 @@ impl WasiHttpHooks for OutboundHooks {
                 })
             }
             Err(error) => {
+                // Refusals past the invocation's request limit get no span: they are a guest
+                // looping, and each span would take the export queue's room from others'.
+                let limit = self.outbound.config.max_requests;
                 let trace = self
                     .call
                     .as_ref()
+                    .filter(|call| call.requests <= limit)
                     .and_then(|call| call.context.trace.as_ref());
                 if let Some(parent) = trace {
                     let span = ChildSpan::outbound(parent, &request);

@@ -86,7 +86,9 @@ impl Drop for RequestLog {
             _ if ok => Outcome::Completed,
             _ => Outcome::Failed,
         };
-        stats.count(Some(&target.host), outcome);
+        // A refused host is the guest's choice, not the operator's: it gets no row (see stats).
+        let host = (outcome != Outcome::Denied).then_some(target.host.as_str());
+        stats.count(host, outcome);
         if ok {
             tracing::info!(
                 request_id = %target.request_id,

@@ -15,8 +15,9 @@ pub const MAX_DESTINATIONS: usize = 100;
 /// host name, so the row is never mistaken for a host.
 pub const OTHER_DESTINATIONS: &str = "(other)";
 
-/// The row of requests refused before a host was attributed to them: a CONNECT, credentials
-/// in the URL, or a limit on the invocation's or instance's requests.
+/// The row of requests with no host of their own: refused before a rule allowed a host (a
+/// CONNECT, credentials in the URL, a host no rule allows, an address its rule does not reach,
+/// the invocation's request limit).
 pub const NO_DESTINATION: &str = "(none)";
 
 /// How a request ended, as it is counted.

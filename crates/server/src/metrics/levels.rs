@@ -12,59 +12,31 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use wasm_agent_host::outbound::{DestinationCounts, NO_DESTINATION, OTHER_DESTINATIONS};
 use wasm_agent_host::{AdmissionRefusals, BackgroundRuns, CompileCacheLookup, SessionEvictions};
 
-use crate::state::AppState;
 use crate::stats::Stats;
 
 /// One scrape's reading of the state.
 #[derive(Debug)]
-pub(super) struct Levels {
-    pub(super) stats: Stats,
-    pub(super) admission: AdmissionRefusals,
-    pub(super) connections: Connections,
-    pub(super) evictions: SessionEvictions,
-    pub(super) background: BackgroundRuns,
-    pub(super) instance_slots: u32,
-    pub(super) memory_budget: Option<u64>,
-    pub(super) outbound: Vec<DestinationCounts>,
-    pub(super) outbound_bytes: u64,
-    pub(super) compile_cache: CompileCacheLookup,
+pub(crate) struct Levels {
+    pub(crate) stats: Stats,
+    pub(crate) admission: AdmissionRefusals,
+    pub(crate) connections: Connections,
+    pub(crate) evictions: SessionEvictions,
+    pub(crate) background: BackgroundRuns,
+    pub(crate) instance_slots: u32,
+    pub(crate) memory_budget: Option<u64>,
+    pub(crate) outbound: Vec<DestinationCounts>,
+    pub(crate) outbound_bytes: u64,
+    pub(crate) compile_cache: CompileCacheLookup,
 }
 
 /// The connections, as the state counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct Connections {
-    pub(super) open: usize,
-    pub(super) accepted: u64,
-    pub(super) refused: u64,
-    pub(super) slow_heads: u64,
-    pub(super) idle: u64,
-}
-
-impl Levels {
-    /// Reads the state now; nothing here waits on a guest.
-    pub(super) fn read(state: &AppState) -> Self {
-        use std::sync::atomic::Ordering::Relaxed;
-        let host = state.host();
-        let counts = state.connection_counts();
-        Self {
-            stats: state.stats(),
-            admission: host.admission_refusals(),
-            connections: Connections {
-                open: counts.open(),
-                accepted: counts.accepted.load(Relaxed),
-                refused: counts.refused.load(Relaxed),
-                slow_heads: counts.slow_heads.load(Relaxed),
-                idle: counts.idle.load(Relaxed),
-            },
-            evictions: host.session_evictions(),
-            background: host.tasks().background_runs(),
-            instance_slots: host.instance_slots(),
-            memory_budget: host.config().max_total_memory,
-            outbound: host.outbound_destinations(),
-            outbound_bytes: host.outbound_stats().bytes,
-            compile_cache: host.compile_cache(),
-        }
-    }
+pub(crate) struct Connections {
+    pub(crate) open: usize,
+    pub(crate) accepted: u64,
+    pub(crate) refused: u64,
+    pub(crate) slow_heads: u64,
+    pub(crate) idle: u64,
 }
 
 impl Collector for Levels {

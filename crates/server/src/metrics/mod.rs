@@ -2,7 +2,8 @@
 //! format (0.0.4), which every scraper reads.
 //!
 //! An invocation is counted here as it ends, from the record its log line is written from
-//! ([`Ended`]). Everything else is read when the metrics are scraped (`levels`): what the
+//! ([`Ended`]). Everything else is read when the metrics are scraped ([`Levels`], which the
+//! `/metrics` route fills from the state): what the
 //! server and the host hold now, and the events the host counts itself (admission refusals,
 //! session evictions, background runs, outbound requests, the compile cache's answer). Each is
 //! an atomic or a short lock no guest call holds, so a scrape never waits on a guest.
@@ -23,11 +24,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::invocation_log::Ended;
-use crate::state::AppState;
-use levels::Levels;
+use crate::ended::Ended;
+pub(crate) use levels::{Connections, Levels};
 
-/// The `Content-Type` of what [`render`] writes.
+/// The `Content-Type` of what [`encode`] writes.
 pub(crate) const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Bucket bounds for an invocation's times, in seconds: from a millisecond (a handler that
@@ -117,12 +117,8 @@ impl Metrics {
     }
 }
 
-/// The metrics in Prometheus's text format: the server's, then what is read from `state` now.
-pub(crate) fn render(state: &AppState) -> String {
-    encode(state.metrics(), Levels::read(state))
-}
-
-fn encode(metrics: &Metrics, levels: Levels) -> String {
+/// The metrics in Prometheus's text format: the server's, then the `levels` read at the scrape.
+pub(crate) fn encode(metrics: &Metrics, levels: Levels) -> String {
     let mut scraped = Registry::default();
     scraped.register_collector(Box::new(levels));
     let mut text = String::new();

@@ -5,7 +5,7 @@ use wasm_agent_host::{AdmissionRefusals, BackgroundRuns, CompileCacheLookup, Ses
 
 use super::levels::{Connections, Levels};
 use super::*;
-use crate::invocation_log::Outcome;
+use crate::ended::Outcome;
 use crate::stats::Stats;
 
 /// An invocation that ended as `outcome`, of `kind`, with `status`, after `millis`.

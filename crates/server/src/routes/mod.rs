@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Only `/metrics`, for a listener of its own (`--metrics-addr`).
-pub fn metrics_router(state: AppState) -> Router {
+pub(crate) fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", metrics_route())
         .fallback(|| async { ApiError::NotFound })

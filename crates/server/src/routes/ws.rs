@@ -161,7 +161,7 @@ fn close_frame(outcome: &Result<(), InvokeError>) -> CloseFrame {
         Ok(()) => (close_code::NORMAL, "".into()),
         Err(InvokeError::Guest { message, .. }) if !message.is_empty() => (
             close_code::ERROR,
-            truncate(message.clone(), MAX_CLOSE_REASON).into(),
+            wasm_agent_contract::text::cut(message.clone(), MAX_CLOSE_REASON).into(),
         ),
         Err(error) => {
             let (code, reason) = match error {
@@ -196,17 +196,6 @@ fn close_frame(outcome: &Result<(), InvokeError>) -> CloseFrame {
         }
     };
     CloseFrame { code, reason }
-}
-
-fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut cut = max;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
-    text
 }
 
 #[cfg(test)]
