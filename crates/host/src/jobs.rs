@@ -97,7 +97,7 @@ async fn in_session(inner: &Arc<Inner>, job: Job, id: &str) -> Result<Completion
         *slot = None;
     }
     let end = in_call(inner, &mut slot, job).await;
-    if !end.reusable {
+    if end.dropped_instance {
         inner.sessions().dropped(id, Dropped::Failure);
     }
     drop(slot);

@@ -35,6 +35,9 @@ pub(crate) struct CallEnd {
     /// False after a trap, a timeout or a cut-off: its instance is in no state to be entered
     /// again, and was dropped.
     pub reusable: bool,
+    /// Whether an instance was dropped with the call: not when it failed before one existed
+    /// (instantiation failed), which a session's eviction count must not count.
+    pub dropped_instance: bool,
     /// What the call used.
     pub usage: Usage,
 }
@@ -65,6 +68,7 @@ pub(crate) async fn call(
             outcome: Err(InvokeError::Internal(format!("{error:#}"))),
             call,
             reusable: false,
+            dropped_instance: live.is_some(),
             usage: Usage::default(),
         };
     }
@@ -99,6 +103,7 @@ pub(crate) async fn call(
         peak_memory: store.data().limiter.peak(),
         outbound_requests: call.outbound_requests,
     };
+    let dropped_instance = !reusable && live.is_some();
     if reusable && let Some(instance) = live {
         *slot = Some(Instance {
             store,
@@ -110,6 +115,7 @@ pub(crate) async fn call(
         outcome,
         call,
         reusable,
+        dropped_instance,
         usage,
     }
 }
