@@ -140,3 +140,30 @@ pub(crate) fn prepare(
         websocket,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component wasmtime refuses is `Invalid`, and wasmtime's reason reaches the reader.
+    #[test]
+    fn a_refused_component_shows_wasmtime_s_reason() -> Result<(), String> {
+        // A component preamble and nothing valid after it.
+        let bytes = b"\0asm\x0d\0\x01\0\xff\xff";
+        let error = compile(&wasmtime::Engine::default(), bytes).err();
+        let Some(error @ LoadError::Invalid(_)) = error else {
+            return Err(format!("expected Invalid, got {error:?}"));
+        };
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        assert!(
+            text.starts_with("not a valid WebAssembly component: ") && text.len() > 40,
+            "{text}"
+        );
+        Ok(())
+    }
+}

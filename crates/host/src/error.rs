@@ -265,23 +265,6 @@ mod tests {
         );
     }
 
-    /// A component wasmtime refuses is `Invalid`, and wasmtime's reason reaches the reader.
-    #[test]
-    fn a_refused_component_shows_wasmtime_s_reason() -> Result<(), String> {
-        // A component preamble and nothing valid after it.
-        let bytes = b"\0asm\x0d\0\x01\0\xff\xff";
-        let error = crate::component::compile(&wasmtime::Engine::default(), bytes).err();
-        let Some(error @ LoadError::Invalid(_)) = error else {
-            return Err(format!("expected Invalid, got {error:?}"));
-        };
-        let text = chain(&error);
-        assert!(
-            text.starts_with("not a valid WebAssembly component: ") && text.len() > 40,
-            "{text}"
-        );
-        Ok(())
-    }
-
     /// What failed inside the server goes to its log, never to the caller.
     #[test]
     fn internal_detail_is_for_the_log_only() {
