@@ -33,7 +33,7 @@ FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 CARGO_FUZZ_VERSION := 0.13.2
 CARGO_FUZZ   := $(HOME)/.cache/wasm-agent/cargo-fuzz-$(CARGO_FUZZ_VERSION)/bin/cargo-fuzz
 
-.PHONY: all setup guests rust-guests guest-tools c-bindings wit-deps build release install test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-observability bench-agents bench-load-tools sigv4-venv fuzz soak soak-check clean
+.PHONY: all setup guests rust-guests guest-tools c-bindings wit-deps build release install static image image-check test-tools test fmt fmt-check lint unit serve bench bench-compare bench-check bench-ceiling bench-http-echo bench-sessions bench-languages bench-observability bench-agents bench-load-tools sigv4-venv fuzz soak soak-check clean
 
 all: build guests
 
@@ -108,8 +108,14 @@ release: setup
 install: setup
 	$(CARGO) install --locked --path .
 
-## test: everything CI checks: formatting, lints, unit and integration tests on real guests.
-test: setup guests sigv4-venv fmt-check lint unit soak-check
+## test: everything CI checks: formatting, lints, unit and integration tests on real guests
+## (nginx in front of replicas among them), the container image run in podman, a short soak.
+test: setup guests sigv4-venv test-tools fmt-check lint unit image-check soak-check
+
+## test-tools: the programs tests run beside the server: nginx (the scale-out test), podman and
+## runc (the image test), from Debian's packages where missing (as root).
+test-tools:
+	@bash tests/tools/install.sh
 
 ## sigv4-venv: the Python venv with botocore that the integration tests check the host's SigV4
 ## signatures with (tests/sigv4; built once into ~/.cache/wasm-agent, again when its pins change).
@@ -137,6 +143,37 @@ lint: guest-tools
 
 unit:
 	$(CARGO) test --locked --workspace
+
+# The container image (deploy/container): static builds for TARGET (the image's machine,
+# default this one) and, to compile the handler, for this machine.
+HOST_TARGET  := $(shell uname -m)-unknown-linux-gnu
+TARGET       ?= $(HOST_TARGET)
+IMAGE        ?= wasm-agent-handler:latest
+STATIC_TARGETS := $(sort $(HOST_TARGET) $(TARGET))
+# Cargo's per-target variables: the triple upper-cased, dashes as underscores.
+cargo_target_var = CARGO_TARGET_$(shell echo $(1) | tr a-z- A-Z_)
+
+## static: the release binary linked statically (glibc included), for the container image;
+## another TARGET needs its cross linker (deploy/container/README.md).
+static: setup
+	@for target in $(STATIC_TARGETS); do rustup target list --installed | grep -qx $$target \
+		|| rustup target add $$target || exit 1; done
+	$(foreach target,$(STATIC_TARGETS),$(call cargo_target_var,$(target))_RUSTFLAGS='-C target-feature=+crt-static') \
+		$(foreach target,$(filter-out $(HOST_TARGET),$(TARGET)),$(call cargo_target_var,$(target))_LINKER=$(subst -unknown,,$(target))-gcc) \
+		$(CARGO) build --release --locked $(addprefix --target ,$(STATIC_TARGETS))
+
+## image: the container image of HANDLER (default the example agent) for TARGET, tagged IMAGE;
+## CONFIG=settings.toml, OUTBOUND_CA=ca.pem (deploy/container/README.md).
+image: static rust-guests
+	IMAGE='$(IMAGE)' TARGET=$(TARGET) OUTBOUND_CA='$(OUTBOUND_CA)' bash deploy/container/build.sh $(HANDLER) $(CONFIG)
+
+## image-check: the example agent's and the fetch guest's images for this machine, run and
+## tested in podman (tests/image/run.py), which prints the image's size and start time.
+image-check: static rust-guests
+	@bash tests/tools/install.sh podman runc
+	IMAGE=wasm-agent-check:agent TARGET=$(HOST_TARGET) bash deploy/container/build.sh $(GUEST_OUT)/agent.wasm
+	IMAGE=wasm-agent-check:fetch TARGET=$(HOST_TARGET) bash deploy/container/build.sh $(GUEST_OUT)/fetch.wasm
+	python3 tests/image/run.py wasm-agent-check:agent --fetch-image wasm-agent-check:fetch
 
 ## serve: build and serve the example agent on 127.0.0.1:8080 (HANDLER=path.wasm for another).
 serve: release rust-guests

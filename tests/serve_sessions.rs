@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::server::{SESSION_HEADER, Server, one_load_test_at_a_time, send};
+use crate::server::{SESSION_HEADER, Server, chat_history, one_load_test_at_a_time, send};
 use crate::support::{TestResult, binary, eventually, guest, run, stderr};
 
 /// The chat guest's reply to `message` in `session` (or in no session if empty).
@@ -22,29 +22,28 @@ fn say(server: &Server, session: &str, message: &str) -> Result<Value, Box<dyn s
     Ok(response.json()?)
 }
 
-fn history(reply: &Value) -> Vec<&str> {
-    reply["history"]
-        .as_array()
-        .map(|turns| turns.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
-}
-
 /// A session's globals persist between its invocations; no other session and no invocation
 /// without a session sees them.
 #[test]
 fn conversation_persists_in_its_session_only() -> TestResult {
     let server = Server::start("chat", &[])?;
     say(&server, "session-a", "one")?;
-    assert_eq!(history(&say(&server, "session-a", "two")?), ["one", "two"]);
-    assert_eq!(history(&say(&server, "session-b", "hello")?), ["hello"]);
-    assert_eq!(history(&say(&server, "", "alone")?), ["alone"]);
     assert_eq!(
-        history(&say(&server, "", "again")?),
+        chat_history(&say(&server, "session-a", "two")?),
+        ["one", "two"]
+    );
+    assert_eq!(
+        chat_history(&say(&server, "session-b", "hello")?),
+        ["hello"]
+    );
+    assert_eq!(chat_history(&say(&server, "", "alone")?), ["alone"]);
+    assert_eq!(
+        chat_history(&say(&server, "", "again")?),
         ["again"],
         "no session: fresh"
     );
     let a = say(&server, "session-a", "three")?;
-    assert_eq!(history(&a), ["one", "two", "three"]);
+    assert_eq!(chat_history(&a), ["one", "two", "three"]);
     assert_eq!(a["session_id"], "session-a");
     Ok(())
 }
@@ -54,7 +53,7 @@ fn conversation_persists_in_its_session_only() -> TestResult {
 fn request_scope_gives_every_invocation_a_fresh_instance() -> TestResult {
     let server = Server::start("chat", &["--instance-scope", "request"])?;
     say(&server, "session-a", "one")?;
-    assert_eq!(history(&say(&server, "session-a", "two")?), ["two"]);
+    assert_eq!(chat_history(&say(&server, "session-a", "two")?), ["two"]);
     Ok(())
 }
 
@@ -72,9 +71,9 @@ fn trap_resets_its_session_and_no_other() -> TestResult {
         "{}",
         trapped.text()
     );
-    assert_eq!(history(&say(&server, "session-a", "two")?), ["two"]);
+    assert_eq!(chat_history(&say(&server, "session-a", "two")?), ["two"]);
     assert_eq!(
-        history(&say(&server, "session-b", "more")?),
+        chat_history(&say(&server, "session-b", "more")?),
         ["kept", "more"]
     );
     server.expect_log("next invocation starts in a fresh instance")?;
@@ -139,9 +138,9 @@ fn one_session_is_serial_and_sessions_are_parallel() -> TestResult {
         serial >= Duration::from_secs(2),
         "one session took {serial:?}"
     );
-    assert_eq!(history(&replies[0]), ["first"]);
+    assert_eq!(chat_history(&replies[0]), ["first"]);
     assert_eq!(
-        history(&replies[1]),
+        chat_history(&replies[1]),
         ["first", "second"],
         "in arrival order"
     );
@@ -192,9 +191,15 @@ fn idle_session_is_dropped() -> TestResult {
     let server = Server::start("chat", &["--session-idle-timeout", "1s"])?;
     say(&server, "session-a", "one")?;
     std::thread::sleep(Duration::from_millis(333));
-    assert_eq!(history(&say(&server, "session-a", "two")?), ["one", "two"]);
+    assert_eq!(
+        chat_history(&say(&server, "session-a", "two")?),
+        ["one", "two"]
+    );
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(history(&say(&server, "session-a", "three")?), ["three"]);
+    assert_eq!(
+        chat_history(&say(&server, "session-a", "three")?),
+        ["three"]
+    );
     server.expect_log("idle timeout")?;
     Ok(())
 }
@@ -219,7 +224,7 @@ fn busy_session_is_dropped_at_its_maximum_lifetime() -> TestResult {
                             .invoke_in("session-a", &body)
                             .ok()
                             .and_then(|reply| reply.json().ok())
-                            .is_some_and(|reply| history(&reply).first() != Some(&"first"))
+                            .is_some_and(|reply| chat_history(&reply).first() != Some(&"first"))
                     })
                 })
             })
@@ -252,7 +257,7 @@ fn disconnect_past_the_cancel_grace_resets_the_session() -> TestResult {
     server.expect_log("guest: sleeping 5000 ms")?;
     drop(stream);
     server.expect_log("next invocation starts in a fresh instance")?;
-    assert_eq!(history(&say(&server, "session-a", "two")?), ["two"]);
+    assert_eq!(chat_history(&say(&server, "session-a", "two")?), ["two"]);
     Ok(())
 }
 
@@ -265,11 +270,11 @@ fn least_recently_used_session_makes_room() -> TestResult {
     say(&server, "session-a", "a2")?;
     say(&server, "session-c", "c1")?;
     assert_eq!(
-        history(&say(&server, "session-a", "a3")?),
+        chat_history(&say(&server, "session-a", "a3")?),
         ["a1", "a2", "a3"]
     );
     assert_eq!(
-        history(&say(&server, "session-b", "b2")?),
+        chat_history(&say(&server, "session-b", "b2")?),
         ["b2"],
         "b was evicted"
     );

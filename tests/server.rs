@@ -330,3 +330,11 @@ pub(crate) fn read_chunk(
     chunk.truncate(size);
     Ok((size > 0).then_some(chunk))
 }
+
+/// The conversation in a chat guest's reply (`guest-examples/chat`).
+pub(crate) fn chat_history(reply: &serde_json::Value) -> Vec<&str> {
+    reply["history"]
+        .as_array()
+        .map(|turns| turns.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default()
+}

@@ -10,7 +10,9 @@
 //! `units`; `serve` also reads a config file (`settings`), whose settings include the log's,
 //! so `main` resolves them before it starts the log. `logging` starts the log, as text or as
 //! the SDK's JSON lines (`log_json`); `telemetry` sets up the OTLP trace exporter `serve` uses,
-//! from the standard `OTEL_*` variables.
+//! from the standard `OTEL_*` variables; `memory` finds how much memory the default budget may
+//! take (a container's limit, not the node's); `watch` reloads the handler when its file changes
+//! (`serve --watch`).
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +26,7 @@ mod invoke;
 mod limit_args;
 mod log_json;
 mod logging;
+mod memory;
 mod new;
 mod outbound;
 mod serve;
@@ -31,6 +34,7 @@ mod serve_args;
 mod settings;
 mod telemetry;
 mod units;
+mod watch;
 
 /// mimalloc rather than glibc's allocator: an invocation's buffers are allocated on the control
 /// runtime and freed on the worker pool or the other way round, which glibc serves through

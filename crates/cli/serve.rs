@@ -63,6 +63,7 @@ pub(crate) fn run(settings: ServeSettings) -> Result<(), Failure> {
     // Checked before the handler is compiled, so a bad `OTEL_*` value fails at once; dropped
     // after the control runtime (declared below), so spans ended in the drain are flushed.
     let _traces = crate::telemetry::init().map_err(Failure::usage)?;
+    let watched = args.watch.then(|| host_config.clone());
     let host =
         Host::load_file(handler, host_config).map_err(|error| Failure::load(handler, error))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -96,7 +97,6 @@ pub(crate) fn run(settings: ServeSettings) -> Result<(), Failure> {
             })?),
             None => None,
         };
-        let counts = host.clone();
         let state = AppState::new(host, server_config);
         // Registered before the readiness line: until then SIGUSR1 would end the process.
         tokio::spawn(log_stats_on_signal(state.clone())?);
@@ -104,9 +104,13 @@ pub(crate) fn run(settings: ServeSettings) -> Result<(), Failure> {
             eprintln!("metrics on http://{}", listener.local_addr()?);
             tokio::spawn(serve_metrics(listener, state.clone()));
         }
+        if let Some(config) = watched {
+            tracing::info!(handler = %handler.display(), "watching the handler's file: a change reloads it");
+            tokio::spawn(crate::watch::watch(handler.clone(), config, state.clone()));
+        }
         eprintln!("listening on http://{local}");
-        serve(listener, router(state.clone()), state, shutdown_signal()).await;
-        let outbound = counts.outbound_stats();
+        serve(listener, router(state.clone()), state.clone(), shutdown_signal()).await;
+        let outbound = state.host().outbound_stats();
         tracing::info!(
             outbound_completed = outbound.completed,
             outbound_failed = outbound.failed,
@@ -188,12 +192,23 @@ fn configure(settings: &ServeSettings) -> Result<(HostConfig, ServerConfig), Str
     if let Some(total) = max_total_memory
         && total < args.limits.max_memory
     {
-        return Err(format!(
-            "{} is less than {}: {total} bytes against {}",
-            name("max-total-memory"),
-            name("max-memory"),
-            args.limits.max_memory
-        ));
+        if args.max_total_memory.is_some() {
+            return Err(format!(
+                "{} is less than {}: {total} bytes against {}",
+                name("max-total-memory"),
+                name("max-memory"),
+                args.limits.max_memory
+            ));
+        }
+        // Found, not given (a small container): serving beats refusing to start, and the
+        // budget still refuses what would not fit.
+        tracing::warn!(
+            max_total_memory = total,
+            max_memory = args.limits.max_memory,
+            "the default guest memory budget (three quarters of this container's or machine's \
+             memory) is below --max-memory: an instance can grow only as far as the budget \
+             allows; set both to say what fits"
+        );
     }
     let max_payload = usize::try_from(args.max_payload)
         .map_err(|_| format!("{} is too large", name("max-payload")))?;
@@ -230,12 +245,10 @@ fn configure(settings: &ServeSettings) -> Result<(HostConfig, ServerConfig), Str
     Ok((host, server))
 }
 
-/// Three quarters of the machine's memory, read from /proc/meminfo where there is one.
+/// Three quarters of the memory this process may use (the machine's, or its container's limit
+/// if lower): the rest is the server's own and the kernel's.
 fn default_total_memory() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024 / 4 * 3)
+    crate::memory::available().map(|bytes| bytes / 4 * 3)
 }
 
 /// Completes at the first SIGTERM or SIGINT; a second one exits at once.

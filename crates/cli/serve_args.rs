@@ -87,7 +87,7 @@ pub(crate) struct ServeArgs {
     pub max_queue: usize,
 
     /// Linear memory all guests together may use (e.g. 8GiB); default: three quarters of the
-    /// machine's memory.
+    /// machine's memory, or of the container's memory limit if that is lower.
     #[arg(long, env = "WASM_AGENT_MAX_TOTAL_MEMORY", value_parser = parse_size)]
     pub max_total_memory: Option<u64>,
 
@@ -180,6 +180,12 @@ pub(crate) struct ServeArgs {
     /// `ping_status`, `job_status`, `force_healthy`, `force_busy` or `clear_forced_status`.
     #[arg(long, env = "WASM_AGENT_DEBUG")]
     pub debug: bool,
+
+    /// Reload the handler when its file changes: new invocations get the new code, running
+    /// ones finish on the old, sessions start afresh; a file that fails to load is logged and
+    /// the old code goes on serving. For development, not production.
+    #[arg(long, env = "WASM_AGENT_WATCH")]
+    pub watch: bool,
 
     /// How the log is written: `text` for people, `json` for one object per line in the
     /// AgentCore SDK's shape.

@@ -253,6 +253,7 @@ mod tests {
             log = "debug"
             log-format = "json"
             debug = true
+            watch = true
             timeout = "30s"
             stream-timeout = "2h"
             fuel = 5000

@@ -70,6 +70,7 @@ settings! {
     log: String => log,
     log_format: LogFormat => log_format,
     debug: bool => debug,
+    watch: bool => watch,
 
     #[serde(with = "duration")]
     timeout: Duration => limits.timeout,

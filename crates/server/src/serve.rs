@@ -44,7 +44,7 @@ pub async fn serve(
     );
     if drained.is_err() {
         tracing::warn!("shutdown grace is over: cancelling the invocations still running");
-        state.host().cancel_all();
+        state.cancel_all();
         // Stopped guests get the host's stop grace to return; their callers are then answered.
         let _ = tokio::time::timeout(STOP_DRAIN, connections.drain()).await;
     }

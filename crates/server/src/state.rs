@@ -1,11 +1,13 @@
 //! What every route shares.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use wasm_agent_contract::{PingClock, PingStatus};
-use wasm_agent_host::{GuestStatus, Host};
+use wasm_agent_host::{GuestStatus, Host, WeakHost};
 
 use crate::config::ServerConfig;
 use crate::counts::Counts;
@@ -13,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::stats::Stats;
 use crate::websockets::WebSockets;
 
-/// The server's shared state: the host, the limits, the ping clock, the open WebSocket
+/// The server's shared state: the host (which `serve --watch` replaces), the limits, the ping clock, the open WebSocket
 /// connections, the connections' counts and the metrics.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -22,7 +24,10 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Shared {
-    host: Host,
+    // Read by every request without a lock; replaced whole when the handler is reloaded.
+    host: ArcSwap<Host>,
+    // Hosts replaced while calls they run may still be in progress, for shutdown to stop.
+    retired: Mutex<Vec<WeakHost>>,
     config: ServerConfig,
     ping: PingClock,
     websockets: WebSockets,
@@ -38,7 +43,8 @@ impl AppState {
         let connections = Arc::new(Counts::new(config.max_connections));
         Self {
             inner: Arc::new(Shared {
-                host,
+                host: ArcSwap::from_pointee(host),
+                retired: Mutex::default(),
                 config,
                 ping: PingClock::default(),
                 websockets: WebSockets::default(),
@@ -49,9 +55,37 @@ impl AppState {
         }
     }
 
-    /// The loaded handler.
-    pub(crate) fn host(&self) -> &Host {
-        &self.inner.host
+    /// The loaded handler: the one new invocations run in.
+    pub fn host(&self) -> Host {
+        Host::clone(&self.inner.host.load())
+    }
+
+    /// Serves `host` from now on and returns the one it replaces. Calls already started finish
+    /// in the old host, which stays loaded until they have; its sessions are not carried over.
+    pub fn replace_host(&self, host: Host) -> Host {
+        let old = Host::clone(&self.inner.host.swap(Arc::new(host)));
+        let mut retired = self
+            .inner
+            .retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        retired.retain(|weak| weak.upgrade().is_some());
+        retired.push(old.downgrade());
+        old
+    }
+
+    /// Stops every host still loaded (at shutdown): the current one, and any replaced one
+    /// whose calls are still in progress.
+    pub(crate) fn cancel_all(&self) {
+        self.host().cancel_all();
+        let retired = self
+            .inner
+            .retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for host in retired.iter().filter_map(WeakHost::upgrade) {
+            host.cancel_all();
+        }
     }
 
     /// The limits.
@@ -80,10 +114,11 @@ impl AppState {
         if let Some(forced) = self.forced_status() {
             return forced;
         }
-        match self.host().guest_status() {
+        let host = self.inner.host.load();
+        match host.guest_status() {
             Some(GuestStatus::Healthy) => PingStatus::Healthy,
             Some(GuestStatus::HealthyBusy) => PingStatus::HealthyBusy,
-            None if self.host().tasks().is_busy() => PingStatus::HealthyBusy,
+            None if host.tasks().is_busy() => PingStatus::HealthyBusy,
             None => PingStatus::Healthy,
         }
     }
