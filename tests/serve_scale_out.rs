@@ -18,7 +18,7 @@ use crate::server::{
 };
 use crate::support::{TestResult, eventually, scratch};
 
-/// Where Debian's `nginx-light` (or `nginx`) package installs nginx.
+/// Where Debian's `nginx` package installs nginx.
 const NGINX: &str = "/usr/sbin/nginx";
 
 /// The configuration under test, as shipped.
@@ -49,7 +49,7 @@ impl Nginx {
         if !Path::new(NGINX).exists() {
             return Err(format!(
                 "{NGINX} is missing: these tests run the real nginx; install it with \
-                 `apt-get install nginx-light` (as `make test` does)"
+                 `apt-get install nginx` (`make test` does, through tests/tools/install.sh)"
             )
             .into());
         }
@@ -364,11 +364,12 @@ fn sessions_and_sessionless_invocations_spread_over_every_replica() -> TestResul
 }
 
 /// Without the bearer token (or with a wrong one) nginx answers `/invocations` and `/ws` with a
-/// 401 and a JSON error; with it the invocation runs, and the handler does not see the token;
+/// 401 and a JSON error; with it the invocation runs, and the handler sees neither the token
+/// nor the platform's own headers a client forged;
 /// `/ping` needs no token.
 #[test]
 fn the_bearer_token_guards_invocations_but_not_ping() -> TestResult {
-    let deployment = Deployment::start("scale-out-auth", "agent")?;
+    let deployment = Deployment::start("scale-out-auth", "echo")?;
     let nginx = &deployment.nginx;
     let body = br#"{"echo": "hello"}"#;
     let wrong = [("Authorization", "Bearer wrong")];
@@ -383,15 +384,28 @@ fn the_bearer_token_guards_invocations_but_not_ping() -> TestResult {
         assert_eq!(response.header("www-authenticate"), Some("Bearer"));
         assert!(response.json()?["error"].is_string(), "{}", response.text());
     }
-    let reply = deployment.invoke(Some("auth"), &json!({ "echo": "hello" }))?;
-    assert_eq!(reply["echo"], "hello");
-    let headers = reply["context"]["headers"].as_array().ok_or("no headers")?;
-    assert!(
-        !headers.iter().any(|h| h[0]
-            .as_str()
-            .is_some_and(|name| name.eq_ignore_ascii_case("authorization"))),
-        "the handler saw the load balancer's token: {headers:?}"
-    );
+    // The platform's own headers, forged by a client, and the token: none reaches the handler.
+    let forged = [
+        ("Authorization", deployment.authorization.as_str()),
+        ("WorkloadAccessToken", "forged-token"),
+        ("X-Amz-Bedrock-AgentCore-Identity-WAT", "forged-token"),
+        ("OAuth2CallbackUrl", "https://attacker.example/callback"),
+        (SESSION_HEADER, "auth"),
+    ];
+    let body = json!({ "echo": "hello" }).to_string();
+    let response = nginx.request("POST", "/invocations", &forged, body.as_bytes())?;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let reply = response.json()?;
+    assert_eq!(reply["payload"]["echo"], "hello");
+    let context = &reply["context"];
+    let headers = context["headers"].as_array().ok_or("no headers")?;
+    assert!(headers.is_empty(), "the handler saw: {headers:?}");
+    for field in ["workload_access_token", "oauth2_callback_url"] {
+        assert!(
+            context[field].is_null(),
+            "the handler saw {field}: {context}"
+        );
+    }
     let ping = nginx.request("GET", "/ping", &[], b"")?;
     assert_eq!(ping.status, 200, "{}", ping.text());
     assert_eq!(ping.json()?["status"], "Healthy");

@@ -84,6 +84,8 @@ fn new_code_serves_new_invocations_and_running_ones_finish_on_the_old() -> TestR
     let reply = server.invoke(r#"{"new": "code"}"#)?;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()?["payload"]["new"], "code", "echo's reply");
+    // The long call still runs in the old handler, which stays loaded for it.
+    server.assert_not_logged("previous handler unloaded");
 
     let body = String::from_utf8(read_body(&mut long, &head)?)?;
     assert!(
@@ -102,6 +104,8 @@ fn new_code_serves_new_invocations_and_running_ones_finish_on_the_old() -> TestR
         reloaded < ended,
         "the long call ended after the reload, on the old code"
     );
+    // With its last call over, the old handler is let go.
+    server.expect_log("previous handler unloaded")?;
     Ok(())
 }
 
@@ -117,6 +121,7 @@ fn sessions_start_afresh_and_a_file_that_fails_keeps_the_old_handler() -> TestRe
     install("chat", &handler)?;
     server.expect_log("sessions_dropped=1")?;
     assert_eq!(say(&server, "session-a", "three")?, ["three"]);
+    server.expect_log("previous handler unloaded")?;
 
     install("not-a-handler", &handler)?;
     server.expect_log("reload failed: still serving the previous handler")?;

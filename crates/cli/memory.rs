@@ -3,7 +3,7 @@
 //! the node's, and a budget sized from it would let guests grow until the kernel kills the
 //! whole server, where the budget would have refused one invocation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Where the control groups are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -30,9 +30,10 @@ fn mem_total(meminfo: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// The memory limit of the control group /proc/self/cgroup names, v2 or v1. A group's path is
-/// looked for under the mount and, failing that, at the mount itself: a container with its own
-/// cgroup namespace sees its group there whatever the path says.
+/// The memory limit of the control group /proc/self/cgroup names, v2 or v1: the least of its
+/// own and its ancestors' up to the mount, since each applies. Where the group's path is not
+/// under the mount (a container with its own cgroup namespace sees its group at the mount,
+/// whatever the path says), the mount's.
 fn cgroup_limit(self_cgroup: &str, root: &Path) -> Option<u64> {
     self_cgroup.lines().find_map(|line| {
         let mut fields = line.splitn(3, ':');
@@ -45,9 +46,16 @@ fn cgroup_limit(self_cgroup: &str, root: &Path) -> Option<u64> {
             return None;
         };
         let nested = mount.join(path.trim_start_matches('/'));
-        [nested, mount]
-            .iter()
-            .find_map(|dir: &PathBuf| limit_in(&dir.join(file)))
+        let group = if nested.is_dir() {
+            nested
+        } else {
+            mount.clone()
+        };
+        group
+            .ancestors()
+            .take_while(|dir| dir.starts_with(&mount))
+            .filter_map(|dir| limit_in(&dir.join(file)))
+            .min()
     })
 }
 
@@ -85,6 +93,10 @@ mod tests {
         // A v2 group in its own namespace: the path is not under the mount, the file is at it.
         std::fs::write(root.join("memory.max"), "1073741824\n")?;
         assert_eq!(cgroup_limit("0::/elsewhere\n", &root), Some(1 << 30));
+        // An ancestor's limit applies to a group with none of its own, and the least wins.
+        assert_eq!(cgroup_limit("0::/pod/app\n", &root), Some(1 << 30));
+        std::fs::write(root.join("pod/memory.max"), "268435456\n")?;
+        assert_eq!(cgroup_limit("0::/pod/app\n", &root), Some(256 << 20));
 
         std::fs::create_dir_all(root.join("memory"))?;
         let v1 = "12:pids:/x\n4:memory:/docker/abc\n";

@@ -245,10 +245,14 @@ fn configure(settings: &ServeSettings) -> Result<(HostConfig, ServerConfig), Str
     Ok((host, server))
 }
 
-/// Three quarters of the memory this process may use (the machine's, or its container's limit
-/// if lower): the rest is the server's own and the kernel's.
+/// The share of the memory this process may use (the machine's, or its container's limit if
+/// lower) that guests get when `--max-total-memory` is not given, as a fraction: the rest is
+/// the server's own, its connections' buffers and the page cache's.
+const DEFAULT_GUEST_MEMORY_SHARE: (u64, u64) = (3, 4);
+
 fn default_total_memory() -> Option<u64> {
-    crate::memory::available().map(|bytes| bytes / 4 * 3)
+    let (part, whole) = DEFAULT_GUEST_MEMORY_SHARE;
+    crate::memory::available().map(|bytes| bytes / whole * part)
 }
 
 /// Completes at the first SIGTERM or SIGINT; a second one exits at once.

@@ -1,6 +1,8 @@
 //! `serve --watch`: the development loop. The handler's file is looked at a few times a second;
 //! once it has changed and holds still, it is loaded into a new host beside the serving one,
-//! which then replaces it. A file that does not load is logged and the old host goes on.
+//! which then replaces it. A file that does not load is logged and the old host goes on. A
+//! replaced host is unloaded once its last call has ended; until then it keeps its own memory
+//! budget, slots and threads, and `/ping` and the metrics see only the new one.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -18,10 +20,12 @@ use crate::failure::Failure;
 /// A quarter second is quicker than a person switches from the build to the client.
 const POLL: Duration = Duration::from_millis(250);
 
-/// What the file looks like from outside: it has changed when any of these has.
+/// What the file looks like from outside: it has changed when any of these has. The change
+/// time as well as the modification time, since a rewrite may set the latter back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     modified: SystemTime,
+    changed: (i64, i64),
     len: u64,
     inode: u64,
 }
@@ -32,6 +36,7 @@ impl Stamp {
         let metadata = std::fs::metadata(path).ok()?;
         Some(Self {
             modified: metadata.modified().ok()?,
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
             len: metadata.len(),
             inode: metadata.ino(),
         })
@@ -46,6 +51,7 @@ pub(crate) async fn watch(path: PathBuf, config: HostConfig, state: AppState) {
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        unload(state.release_retired());
         let now = Stamp::of(&path);
         if now == seen {
             continue;
@@ -71,39 +77,52 @@ pub(crate) async fn watch(path: PathBuf, config: HostConfig, state: AppState) {
 async fn reload(path: &Path, config: &HostConfig, state: &AppState) {
     let started = Instant::now();
     // Compiling takes a core for up to seconds: on a thread of its own, never the control
-    // runtime's, so /ping and the requests in progress do not wait for it.
-    let load = {
-        let (path, config) = (path.to_owned(), config.clone());
-        tokio::task::spawn_blocking(move || Host::load_file(&path, config))
+    // runtime's, so /ping and the requests in progress do not wait for it; and a detached one,
+    // which a shutdown does not wait for either.
+    let (done, loaded) = tokio::sync::oneshot::channel();
+    let (owned_path, config) = (path.to_owned(), config.clone());
+    let spawned = std::thread::Builder::new()
+        .name("wasm-agent-reload".into())
+        .spawn(move || drop(done.send(Host::load_file(&owned_path, config))));
+    let failed = |error: String| {
+        tracing::error!(
+            handler = %path.display(),
+            error,
+            "reload failed: still serving the previous handler"
+        );
     };
-    let host = match load.await {
-        Ok(Ok(host)) => host,
-        Ok(Err(error)) => {
-            tracing::error!(
-                handler = %path.display(),
-                error = format!("{:#}", Failure::load(path, error)),
-                "reload failed: still serving the previous handler"
-            );
-            return;
-        }
-        Err(panicked) => {
-            tracing::error!(
-                handler = %path.display(),
-                error = %panicked,
-                "reload failed: still serving the previous handler"
-            );
-            return;
-        }
+    let host = match (spawned, loaded.await) {
+        (Ok(_), Ok(Ok(host))) => host,
+        (Ok(_), Ok(Err(error))) => return failed(format!("{:#}", Failure::load(path, error))),
+        (Ok(_), Err(_)) => return failed("the load panicked".into()),
+        (Err(error), _) => return failed(format!("cannot start a thread to load it: {error}")),
     };
-    let old = state.replace_host(host);
+    let sessions = state.host().sessions();
+    if state.replace_host(host).is_err() {
+        tracing::info!(handler = %path.display(), "reload abandoned: the server is stopping");
+        return;
+    }
     tracing::info!(
         handler = %path.display(),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        sessions_dropped = old.sessions(),
+        sessions_dropped = sessions,
         "handler reloaded: new invocations run the new code, running ones finish on the old, \
          sessions start afresh"
     );
-    // Unloading joins the old host's threads and unmaps its instance pool: off the control
-    // runtime too, when nothing else holds it by now (else whatever lets go of it last).
-    tokio::task::spawn_blocking(move || drop(old));
+}
+
+/// Drops replaced hosts on a thread of their own: unloading stops their epoch thread (a join)
+/// and unmaps their instance pools, which the control runtime should not wait for.
+fn unload(hosts: Vec<Host>) {
+    if hosts.is_empty() {
+        return;
+    }
+    let count = hosts.len();
+    let dropping = std::thread::Builder::new()
+        .name("wasm-agent-unload".into())
+        .spawn(move || drop(hosts));
+    match dropping {
+        Ok(_) => tracing::info!(count, "previous handler unloaded: its last call has ended"),
+        Err(error) => tracing::warn!(%error, "cannot start a thread to unload replaced handlers"),
+    }
 }

@@ -65,7 +65,7 @@ cleanup() {
 }
 trap cleanup EXIT
 context=$staging/context
-mkdir -p "$context/etc/wasm-agent"
+install -d -m 0755 "$context" "$context/etc" "$context/etc/wasm-agent"
 install -m 0755 "$BINARY" "$context/wasm-agent"
 [[ -z $OUTBOUND_CA ]] || install -m 0644 "$OUTBOUND_CA" "$context/etc/wasm-agent/ca.pem"
 staged=$context/etc/wasm-agent/wasm-agent.toml
@@ -130,6 +130,13 @@ if [[ -n $config ]]; then
 fi
 effective=$("${check_env[@]}" "$COMPILER" serve --config "$staged" --no-cache --print-config) \
     || fail "the image's settings do not check out (above)"
+# A grant whose name says it is a secret would be written into an image layer, readable by
+# anyone who pulls the image: --print-config masks those (the server's one rule), so a masked
+# value here is refused. Secrets are given at run time (`env-inherit` and `-e NAME`).
+secrets=$(python3 -c 'import sys, tomllib
+print(" ".join(g.split("=", 1)[0] for g in tomllib.loads(sys.stdin.read()).get("env", [])
+               if g.endswith("=***")))' <<<"$effective")
+[[ -z $secrets ]] || fail "env grants $secrets, which look like secrets: they would be baked into the image; pass them at run time (env-inherit = [\"NAME\"], and -e NAME)"
 fuel=$(python3 -c 'import sys, tomllib; print(tomllib.loads(sys.stdin.read()).get("fuel", ""))' \
     <<<"$effective")
 "$COMPILER" compile "$handler" -o "$context/handler.cwasm" --target "$TARGET" \

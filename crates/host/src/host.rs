@@ -1,7 +1,7 @@
 //! [`Host`]: a loaded handler, its engine, its worker pool and its sessions.
 
 use std::path::Path;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -37,20 +37,6 @@ const WEBSOCKET: &str = "websocket";
 #[derive(Debug, Clone)]
 pub struct Host {
     inner: Arc<Inner>,
-}
-
-/// A [`Host`] that does not keep it loaded: from [`Host::downgrade`], for reaching a host
-/// that was replaced while calls it runs may still be in progress.
-#[derive(Debug, Clone)]
-pub struct WeakHost {
-    inner: Weak<Inner>,
-}
-
-impl WeakHost {
-    /// The host, if anything still holds it.
-    pub fn upgrade(&self) -> Option<Host> {
-        self.inner.upgrade().map(|inner| Host { inner })
-    }
 }
 
 /// What [`Host::admitted`] counts.
@@ -324,11 +310,15 @@ impl Host {
         self.inner.stop();
     }
 
-    /// A handle that does not keep this host loaded.
-    pub fn downgrade(&self) -> WeakHost {
-        WeakHost {
-            inner: Arc::downgrade(&self.inner),
-        }
+    /// Whether anything but this handle holds the host: a call in progress, or another clone.
+    /// A host replaced by a new one is unloaded once this is false.
+    pub fn is_in_use(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
+    }
+
+    /// Whether [`cancel_all`](Self::cancel_all) has been called.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.is_stopping()
     }
 
     /// Completes once [`cancel_all`](Self::cancel_all) has been called: for a caller still

@@ -217,6 +217,11 @@ async fn background(inner: &Arc<Inner>, work: Scheduled, context: Arc<Context>) 
 pub(crate) async fn launcher(inner: Weak<Inner>, mut launches: mpsc::UnboundedReceiver<Launch>) {
     while let Some(Launch { work, context }) = launches.recv().await {
         let Some(inner) = inner.upgrade() else {
+            // Only a host replaced by `serve --watch` goes while its calls can still schedule.
+            tracing::warn!(
+                request_id = %context.request_id,
+                "background work dropped: the handler it was scheduled in has been unloaded"
+            );
             return;
         };
         spawn_background(&inner, work, context);

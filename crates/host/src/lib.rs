@@ -76,7 +76,7 @@ pub use component::ComponentInfo;
 pub use config::{HostConfig, InstanceScope};
 pub use error::{InvokeError, LoadError};
 pub use events::Event;
-pub use host::{Admitted, Host, Inspection, PayloadCheck, WeakHost};
+pub use host::{Admitted, Host, Inspection, PayloadCheck};
 pub use invocation::{
     Completion, Context, Invocation, ReplyHead, RunningInvocation, Usage, UsageReport,
 };

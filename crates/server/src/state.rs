@@ -1,13 +1,12 @@
 //! What every route shares.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-
-use arc_swap::ArcSwap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use wasm_agent_contract::{PingClock, PingStatus};
-use wasm_agent_host::{GuestStatus, Host, WeakHost};
+use wasm_agent_host::{GuestStatus, Host};
 
 use crate::config::ServerConfig;
 use crate::counts::Counts;
@@ -15,8 +14,9 @@ use crate::metrics::Metrics;
 use crate::stats::Stats;
 use crate::websockets::WebSockets;
 
-/// The server's shared state: the host (which `serve --watch` replaces), the limits, the ping clock, the open WebSocket
-/// connections, the connections' counts and the metrics.
+/// The server's shared state: the host (which `serve --watch` replaces), the limits, the ping
+/// clock, the open WebSocket connections, the connections' counts and the metrics. `/ping`, the
+/// metrics and the stats read the current host only.
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Shared>,
@@ -26,8 +26,10 @@ pub struct AppState {
 struct Shared {
     // Read by every request without a lock; replaced whole when the handler is reloaded.
     host: ArcSwap<Host>,
-    // Hosts replaced while calls they run may still be in progress, for shutdown to stop.
-    retired: Mutex<Vec<WeakHost>>,
+    // Hosts replaced while calls in them may still be in progress: kept here, so that shutdown
+    // can stop them and the last of them is let go by `release_retired`, off the control
+    // runtime, rather than by whichever request ends last.
+    retired: Mutex<Vec<Host>>,
     config: ServerConfig,
     ping: PingClock,
     websockets: WebSockets,
@@ -60,32 +62,45 @@ impl AppState {
         Host::clone(&self.inner.host.load())
     }
 
-    /// Serves `host` from now on and returns the one it replaces. Calls already started finish
-    /// in the old host, which stays loaded until they have; its sessions are not carried over.
-    pub fn replace_host(&self, host: Host) -> Host {
-        let old = Host::clone(&self.inner.host.swap(Arc::new(host)));
-        let mut retired = self
-            .inner
-            .retired
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        retired.retain(|weak| weak.upgrade().is_some());
-        retired.push(old.downgrade());
-        old
+    /// Serves `host` from now on. The host it replaces is kept until the calls already started
+    /// in it have ended ([`release_retired`](Self::release_retired)); its sessions are not
+    /// carried over. Refused, giving `host` back, once the server is stopping.
+    pub fn replace_host(&self, host: Host) -> Result<(), Host> {
+        // Under the lock `cancel_all` takes: a host swapped in is either stopped with the rest
+        // or refused.
+        let mut retired = self.retired();
+        if self.inner.host.load().is_stopping() {
+            return Err(host);
+        }
+        let old = self.inner.host.swap(Arc::new(host));
+        retired.push(Host::clone(&old));
+        Ok(())
+    }
+
+    /// Takes out the replaced hosts nothing else holds any more, for the caller to unload
+    /// where dropping them blocks no one.
+    pub fn release_retired(&self) -> Vec<Host> {
+        let mut retired = self.retired();
+        let (idle, busy) = retired.drain(..).partition(|host| !host.is_in_use());
+        *retired = busy;
+        idle
     }
 
     /// Stops every host still loaded (at shutdown): the current one, and any replaced one
     /// whose calls are still in progress.
     pub(crate) fn cancel_all(&self) {
-        self.host().cancel_all();
-        let retired = self
-            .inner
-            .retired
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for host in retired.iter().filter_map(WeakHost::upgrade) {
+        let retired = self.retired();
+        self.inner.host.load().cancel_all();
+        for host in retired.iter() {
             host.cancel_all();
         }
+    }
+
+    fn retired(&self) -> MutexGuard<'_, Vec<Host>> {
+        self.inner
+            .retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The limits.
