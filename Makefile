@@ -213,6 +213,7 @@ bench-http-echo: setup
 ## scraping and OTLP tracing each on and off, side by side (about 2 minutes; BASELINE=an older
 ## binary adds it to the table).
 bench-observability: release rust-guests
+	@bash tests/tools/install.sh wrk
 	python3 bench/observability.py
 
 ## bench-languages: the example agent in each language: size, cold and cached start, echo

@@ -126,18 +126,9 @@ def measure(name, binary, flags, env, scraped=False):
         proc.wait(15)
 
 
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise SystemExit("wrk is not installed: install it (Debian: apt-get install wrk)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
-        subprocess.run(argv, env=env, check=True, capture_output=True, timeout=600)
-
-
 def main():
-    ensure_wrk()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: tests/tools/install.sh wrk installs it")
     for path in (BINARY, GUEST):
         if not path.exists():
             raise SystemExit(f"missing {path}: build it first (make bench-observability does)")

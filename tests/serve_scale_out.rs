@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use tungstenite::{ClientRequestBuilder, Message, WebSocket};
 
 use crate::server::{
-    Response, SESSION_HEADER, Server, chat_history, read_body, read_chunk, read_head, send,
+    Response, SESSION_HEADER, Server, chat_history, connect_to, read_chunk, read_head, request_to,
+    send,
 };
 use crate::support::{TestResult, eventually, scratch};
 
@@ -93,7 +94,7 @@ impl Nginx {
 
     /// Opens a connection.
     fn connect(&self) -> std::io::Result<TcpStream> {
-        connect(self.address)
+        connect_to(self.address)
     }
 
     /// Sends one request and reads the whole response.
@@ -104,7 +105,7 @@ impl Nginx {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, Error> {
-        request(self.address, method, path, headers, body)
+        request_to(self.address, method, path, headers, body)
     }
 }
 
@@ -131,36 +132,13 @@ fn logs(dir: &Path) -> String {
 /// Whether nginx at `address` answers `/ping` from a replica: a 200 from nginx with a
 /// replica's body, not an answer from another program that took the port.
 fn is_ready(address: SocketAddr) -> bool {
-    request(address, "GET", "/ping", &[], b"").is_ok_and(|ping| {
+    request_to(address, "GET", "/ping", &[], b"").is_ok_and(|ping| {
         ping.status == 200
             && ping
                 .header("server")
                 .is_some_and(|s| s.starts_with("nginx"))
             && ping.json().is_ok_and(|body| body["status"].is_string())
     })
-}
-
-/// Opens a connection to `address`.
-fn connect(address: SocketAddr) -> std::io::Result<TcpStream> {
-    let stream = TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    Ok(stream)
-}
-
-/// Sends one request to `address` and reads the whole response.
-fn request(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Result<Response, Error> {
-    let mut stream = connect(address)?;
-    send(&mut stream, method, path, headers, body)?;
-    let mut reader = BufReader::new(stream);
-    let mut response = read_head(&mut reader)?;
-    response.body = read_body(&mut reader, &response)?;
-    Ok(response)
 }
 
 /// The snippet with its upstream servers replaced by `replicas` and its port by `address`;

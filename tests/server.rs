@@ -134,9 +134,7 @@ impl Server {
 
     /// Opens a connection.
     pub(crate) fn connect(&self) -> std::io::Result<TcpStream> {
-        let stream = TcpStream::connect(self.address)?;
-        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-        Ok(stream)
+        connect_to(self.address)
     }
 
     /// Posts an invocation and reads only the response's head, leaving its body (a stream of
@@ -160,14 +158,7 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, Box<dyn std::error::Error>> {
-        let mut stream = self.connect()?;
-        send(&mut stream, method, path, headers, body)?;
-        let mut reader = BufReader::new(stream);
-        let mut response = read_head(&mut reader)?;
-        if method != "HEAD" {
-            response.body = read_body(&mut reader, &response)?;
-        }
-        Ok(response)
+        request_to(self.address, method, path, headers, body)
     }
 
     /// `POST /invocations` with a JSON body.
@@ -248,6 +239,31 @@ impl Response {
     pub(crate) fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
+}
+
+/// Opens a connection to `address`, reads bounded by a minute.
+pub(crate) fn connect_to(address: SocketAddr) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    Ok(stream)
+}
+
+/// Sends one request to `address` and reads the whole response.
+pub(crate) fn request_to(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, Box<dyn std::error::Error>> {
+    let mut stream = connect_to(address)?;
+    send(&mut stream, method, path, headers, body)?;
+    let mut reader = BufReader::new(stream);
+    let mut response = read_head(&mut reader)?;
+    if method != "HEAD" {
+        response.body = read_body(&mut reader, &response)?;
+    }
+    Ok(response)
 }
 
 /// Writes a request with `Connection: close`.

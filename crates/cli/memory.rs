@@ -17,10 +17,7 @@ pub(crate) fn available() -> Option<u64> {
     let group = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|text| cgroup_limit(&text, Path::new(CGROUP_ROOT)));
-    match (machine, group) {
-        (Some(machine), Some(group)) => Some(machine.min(group)),
-        (machine, group) => machine.or(group),
-    }
+    machine.into_iter().chain(group).min()
 }
 
 /// `MemTotal` from /proc/meminfo, in bytes.

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Installs, from Debian's packages, the programs the tests run beside wasm-agent: nginx (the
-# scale-out test), podman and runc (the image test). Each is installed only if missing, so a
+# Installs, from Debian's packages, the programs the tests and benchmarks run beside
+# wasm-agent: nginx (the scale-out test), podman and runc (the image test), wrk (load). Each is installed only if missing, so a
 # machine that has them needs neither root nor the network.
 #
-#   tests/tools/install.sh            # all of them
-#   tests/tools/install.sh nginx      # some
+#   tests/tools/install.sh            # those the tests need
+#   tests/tools/install.sh wrk        # some
 set -euo pipefail
 
 # program: packages. runc, not crun: crun refuses to start containers under hybrid cgroups;
 # iptables publishes a container's port.
-declare -A PACKAGE=([nginx]=nginx [podman]="podman iptables" [runc]=runc)
+declare -A PACKAGE=([nginx]=nginx [podman]="podman iptables" [runc]=runc [wrk]=wrk)
 programs=("$@")
 [[ ${#programs[@]} -gt 0 ]] || programs=(nginx podman runc)
 
